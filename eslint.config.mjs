@@ -1,0 +1,52 @@
+import nx from '@nx/eslint-plugin';
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    ignores: ['**/node_modules', '**/dist', '**/runs', '**/.nx', 'bench/results'],
+  },
+  {
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    rules: {
+      // Module boundaries: core is the leaf; graph and data see only core; layers sees graph;
+      // only the runner and the cross-library tests see everything.
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'scope:graph', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:optim', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:layers', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph'] },
+            {
+              sourceTag: 'scope:runner',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data'],
+            },
+            {
+              sourceTag: 'scope:tests',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:runner'],
+            },
+            { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:util', 'type:lib', 'type:app'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'prefer-const': 'error',
+      // noUncheckedIndexedAccess makes '!' the honest way to say an index is known to be in range.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.name='eval']", message: 'A config is data, never code.' },
+        { selector: "NewExpression[callee.name='Function']", message: 'A config is data, never code.' },
+      ],
+    },
+  },
+];

@@ -1,0 +1,11 @@
+export { Registry, UnknownNameError } from './registry';
+export type { RegistryEntry, AnyEntry } from './registry';
+export { ConfigError, DataError, RunError, formatDiagnostic } from './errors';
+export type { Diagnostic, SourcePosition } from './errors';
+export { param, entrySchema, fillDefaults, fillEntry, isPlainObject } from './params';
+export type { ParamSpec, ParamSchema, JsonSchema, UnionLookup } from './params';
+export { RandomStream, deriveSeed } from './random';
+export type { RandomState } from './random';
+export { parsePath, formatPath, getAtPath, setAtPath, PathSyntaxError } from './path';
+export type { PathSegment } from './path';
+export { editDistance, closestMatch, didYouMean } from './suggest';

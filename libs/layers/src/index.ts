@@ -1,0 +1,2 @@
+export { createInitializerRegistry, fans } from './initializers';
+export type { Initializer, InitializerContext, InitializerRegistry } from './initializers';
