@@ -2,7 +2,7 @@ export { Registry, UnknownNameError } from './registry';
 export type { RegistryEntry, AnyEntry } from './registry';
 export { ConfigError, DataError, RunError, formatDiagnostic } from './errors';
 export type { Diagnostic, SourcePosition } from './errors';
-export { param, entrySchema, fillDefaults, fillEntry, isPlainObject } from './params';
+export { param, entrySchema, TYPE_KEY, fillDefaults, fillEntry, isPlainObject } from './params';
 export type { ParamSpec, ParamSchema, JsonSchema, UnionLookup } from './params';
 export { RandomStream, deriveSeed } from './random';
 export type { RandomState } from './random';

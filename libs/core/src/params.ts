@@ -13,7 +13,7 @@ export interface ParamSpec<T> {
   default?: T;
   /** Must be written (no default makes sense). */
   required?: boolean;
-  /** The value is an entry of another registry (`{name: ..., ...}`) whose own defaults get filled. */
+  /** The value is an entry of another registry (`{type: ..., ...}`) whose own defaults get filled. */
   union?: string;
   /** The value is a list of entries of another registry. */
   listOf?: string;
@@ -87,7 +87,7 @@ export const param = {
     if (options.minItems !== undefined) base['minItems'] = options.minItems;
     return spec(base, options);
   },
-  /** An entry of the registry `kind`, written as `{name: ..., ...params}`. */
+  /** An entry of the registry `kind`, written as `{type: ..., ...params}`. */
   union<T>(kind: string, options: Common<T>): ParamSpec<T> {
     return spec({ $ref: `#/$defs/${kind}` }, options, { union: kind });
   },
@@ -109,10 +109,25 @@ export const param = {
   },
 };
 
-/** The JSON Schema of one registry entry: `{name: <const>, ...params}`, nothing else allowed. */
-export function entrySchema(name: string, description: string, params: ParamSchema<unknown>): JsonSchema {
-  const properties: JsonSchema = { name: { const: name, description } };
-  const required = ['name'];
+/** The key that names the registry entry in YAML: `optimizer: {type: adam, learningRate: 0.001}`. */
+export const TYPE_KEY = 'type';
+
+/**
+ * The JSON Schema of one registry entry: `{type: <const>, ...params}`, nothing else allowed.
+ * `extraFields` are keys every entry of a kind accepts besides its own parameters (a layer's node name).
+ */
+export function entrySchema(
+  name: string,
+  description: string,
+  params: ParamSchema<unknown>,
+  extraFields: ParamSchema<unknown> = {},
+): JsonSchema {
+  const properties: JsonSchema = { [TYPE_KEY]: { const: name, description } };
+  const required = [TYPE_KEY];
+  for (const [key, p] of Object.entries(extraFields as Record<string, ParamSpec<unknown>>)) {
+    properties[key] = p.schema;
+    if (p.required === true) required.push(key);
+  }
   for (const [key, p] of Object.entries(params as Record<string, ParamSpec<unknown>>)) {
     properties[key] = p.schema;
     if (p.required === true) required.push(key);
@@ -146,8 +161,8 @@ export function fillDefaults(
 }
 
 export function fillEntry(kind: string, value: unknown, lookup: UnionLookup): unknown {
-  if (!isPlainObject(value) || typeof value['name'] !== 'string') return value;
-  const params = lookup(kind, value['name']);
+  if (!isPlainObject(value) || typeof value[TYPE_KEY] !== 'string') return value;
+  const params = lookup(kind, value[TYPE_KEY]);
   return params === undefined ? value : fillDefaults(params, value, lookup);
 }
 
