@@ -1,0 +1,10 @@
+export { Graph, GraphError, toTensor } from './graph';
+export type { GraphNode, NodeKind, TensorInput } from './graph';
+export { Session } from './session';
+export type { Fetch, Feeds, FetchedValue } from './session';
+export { createOpRegistry } from './ops';
+export type { OpDefinition, OpRegistry } from './ops';
+export { parseExpression, buildExpression, referencedNames, ExpressionError } from './expression';
+export type { Expression } from './expression';
+export { buildOpGraph, OpGraphError } from './op-graph';
+export type { OpGraphSpec, OpGraphProblem } from './op-graph';
