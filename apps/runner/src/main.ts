@@ -1,4 +1,183 @@
-export async function main(argv: string[]): Promise<number> {
-  console.log(JSON.stringify({ argv, cwd: process.cwd(), init: process.env['INIT_CWD'] }));
-  return argv.includes('--fail') ? 2 : 0;
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, RunError, formatDiagnostic, type Diagnostic, type ParamSpec } from '@dlexp/core';
+import { createBackendRegistry } from './backends';
+import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
+import { loadExperiment, schemaFor } from './config/experiment';
+import { SCHEMA_FILE } from './config/schema';
+import { createRegistries, listedRegistries, type AnyRegistry, type Registries } from './registries';
+import { runExperiment, type RunOutcome } from './run/run-experiment';
+import { writeFileAtomic } from './run/run-directory';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
+
+/** The repository root (where the committed schema lives). */
+export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+/**
+ * The folder the user ran the command from. npm and npx (and so Nx through npx) set INIT_CWD to
+ * it, while the process itself may run from the workspace root.
+ */
+export function invocationDirectory(): string {
+  return process.env['INIT_CWD'] ?? process.cwd();
+}
+
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const defaultIo: Io = { out: (line) => console.log(line), err: (line) => console.error(line) };
+
+/** Runs the CLI and returns its exit code; only bin/runner.js turns that into the process's. */
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // Production mode skips TF.js' per-op debug checks and its console banner on the cpu backend.
+  tf.enableProdMode();
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+export function reportError(error: unknown, io: Io): number {
+  if (error instanceof ConfigError) {
+    for (const d of error.diagnostics) io.err(d.file === '' ? (d.path === '' ? d.message : `${d.path}: ${d.message}`) : formatDiagnostic(d));
+    const count = error.diagnostics.length;
+    if (count > 1) io.err(`${count} problems`);
+    return EXIT.usage;
+  }
+  if (error instanceof RunError) {
+    io.err(`run failed: ${error.message}`);
+    return EXIT.failed;
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  io.err(`internal error (a bug in the runner, not in your experiment): ${detail}`);
+  if (process.env['DLEXP_DEBUG'] !== undefined && error instanceof Error && error.stack !== undefined) io.err(error.stack);
+  else io.err('set DLEXP_DEBUG=1 to see the stack trace, and please report it');
+  return EXIT.internal;
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  const args = parseCommandLine(argv);
+  const [command, ...rest] = args.positionals;
+  if (args.help || command === 'help' || command === undefined) {
+    io.out(USAGE);
+    return command === undefined && !args.help ? EXIT.usage : EXIT.ok;
+  }
+  const registries = createRegistries();
+  switch (command) {
+    case 'validate':
+      return validateCommand(rest, args, registries, io);
+    case 'list':
+      return listCommand(rest, registries, io);
+    case 'schema':
+      return schemaCommand(args, registries, io);
+    case 'run':
+      return runCommand(rest, args, argv, registries, io);
+    default:
+      if (command.endsWith('.yaml') || command.endsWith('.yml') || existsSync(resolve(invocationDirectory(), command))) {
+        return runCommand([command, ...rest], args, argv, registries, io);
+      }
+      throw new ConfigError(`unknown command '${command}': expected an experiment file (.yaml) or one of run, validate, list, schema (see --help)`);
+  }
+}
+
+function userPath(path: string): string {
+  return isAbsolute(path) ? path : resolve(invocationDirectory(), path);
+}
+
+/** How a path is shown in messages: as the user typed it. */
+function displayPath(path: string): string {
+  return isAbsolute(path) ? relative(invocationDirectory(), path) || path : path;
+}
+
+async function runCommand(files: string[], args: ParsedArgs, argv: string[], registries: Registries, io: Io): Promise<number> {
+  if (files.length !== 1) throw new ConfigError(`run takes exactly one experiment file, got ${files.length}`);
+  const file = files[0]!;
+  const experiment = loadExperiment(userPath(file), registries, {
+    set: args.set,
+    quick: args.quick,
+    ...(args.seed !== undefined ? { seed: args.seed } : {}),
+    ...(args.backend !== undefined ? { backend: args.backend } : {}),
+    displayName: displayPath(file),
+  });
+  const outcome: RunOutcome = await runExperiment(experiment, registries, {
+    ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
+    root: invocationDirectory(),
+    argv: argv.filter((a) => a !== file),
+    print: io.out,
+  });
+  return outcome.exitCode;
+}
+
+function validateCommand(files: string[], args: ParsedArgs, registries: Registries, io: Io): number {
+  if (files.length === 0) throw new ConfigError('validate needs at least one experiment file');
+  const problems: Diagnostic[] = [];
+  for (const file of files) {
+    const found: Diagnostic[] = [];
+    // The quick variant is checked too: CI runs every experiment with --quick.
+    for (const quick of args.quick ? [true] : [false, true]) {
+      try {
+        loadExperiment(userPath(file), registries, { set: args.set, quick, displayName: displayPath(file) });
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        for (const d of error.diagnostics) {
+          if (!found.some((f) => formatDiagnostic(f) === formatDiagnostic(d))) found.push(d);
+        }
+      }
+    }
+    if (found.length === 0) io.out(`${displayPath(file)}: ok`);
+    problems.push(...found);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return EXIT.ok;
+}
+
+function describeParam(name: string, spec: ParamSpec<unknown>): string {
+  const schema = spec.schema;
+  const type = spec.union !== undefined ? `a ${spec.union}` : schema['enum'] !== undefined ? (schema['enum'] as string[]).join(' | ') : String(schema['type'] ?? 'value');
+  const bounds = ['minimum', 'exclusiveMinimum', 'maximum', 'exclusiveMaximum']
+    .filter((k) => schema[k] !== undefined)
+    .map((k) => `${{ minimum: '≥', exclusiveMinimum: '>', maximum: '≤', exclusiveMaximum: '<' }[k]} ${String(schema[k])}`)
+    .join(', ');
+  const fallback = spec.required === true ? 'required' : spec.default !== undefined ? `default ${JSON.stringify(spec.default)}` : 'optional';
+  return `    ${name} (${type}${bounds ? `, ${bounds}` : ''}; ${fallback}): ${String(schema['description'] ?? '')}`;
+}
+
+function listCommand(kinds: string[], registries: Registries, io: Io): number {
+  const all: AnyRegistry[] = [...listedRegistries(registries), createBackendRegistry()];
+  const wanted = kinds.length === 0 ? all : kinds.map((k) => {
+    const registry = all.find((r) => r.plural === k || r.kind === k);
+    if (registry === undefined) throw new ConfigError(`unknown kind '${k}' (known: ${all.map((r) => r.plural).join(', ')})`);
+    return registry;
+  });
+  for (const registry of wanted) {
+    io.out(`${registry.plural}:`);
+    for (const entry of registry.list()) {
+      io.out(`  ${entry.name}: ${entry.description}`);
+      for (const [name, spec] of Object.entries(entry.params as Record<string, ParamSpec<unknown>>)) io.out(describeParam(name, spec));
+    }
+    io.out('');
+  }
+  return EXIT.ok;
+}
+
+function schemaCommand(args: ParsedArgs, registries: Registries, io: Io): number {
+  const text = `${JSON.stringify(schemaFor(registries), null, 2)}\n`;
+  const file = join(REPOSITORY_ROOT, SCHEMA_FILE);
+  if (args.write) {
+    writeFileAtomic(file, text);
+    io.out(`wrote ${SCHEMA_FILE}`);
+  } else if (args.check) {
+    const committed = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (committed !== text) {
+      io.err(`${SCHEMA_FILE} is out of date with the registries; run: npx runner schema --write`);
+      return EXIT.failed;
+    }
+    io.out(`${SCHEMA_FILE} is up to date`);
+  } else io.out(text.trimEnd());
+  return EXIT.ok;
 }

@@ -1,0 +1,85 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, closestMatch } from '@dlexp/core';
+
+/** Options every command understands, with their help text (one place for parsing and --help). */
+export const OPTIONS = {
+  backend: { type: 'string', help: 'NAME  backend to use: auto (default), cuda, tensorflow, webgpu, wasm, cpu' },
+  seed: { type: 'string', help: 'N     seed for every source of randomness (overrides seed:)' },
+  set: { type: 'string', multiple: true, help: 'PATH=VALUE  override a value before validation (repeatable); VALUE is YAML' },
+  out: { type: 'string', help: 'DIR   write the run exactly to DIR (default runs/<name>/<run-id>/)' },
+  quick: { type: 'boolean', help: '      apply the experiment\'s quick: block and check quick.expect' },
+  split: { type: 'string', help: 'NAME  split to use (evaluate, data export)' },
+  help: { type: 'boolean', short: 'h', help: '      show this help' },
+  check: { type: 'boolean', help: '      (schema) fail if the committed schema differs from the generated one' },
+  write: { type: 'boolean', help: '      (schema) write the generated schema file' },
+} as const;
+
+export interface ParsedArgs {
+  positionals: string[];
+  backend?: string;
+  seed?: number;
+  set: string[];
+  out?: string;
+  quick: boolean;
+  split?: string;
+  help: boolean;
+  check: boolean;
+  write: boolean;
+}
+
+/** Parses the command line; unknown options and bad values are usage errors (exit 2). */
+export function parseCommandLine(argv: string[]): ParsedArgs {
+  const options = Object.fromEntries(
+    Object.entries(OPTIONS).map(([name, o]) => [name, { type: o.type, ...('multiple' in o ? { multiple: true } : {}), ...('short' in o ? { short: o.short } : {}) }]),
+  ) as NonNullable<ParseArgsConfig['options']>;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message;
+    const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message);
+    if (unknown !== null) {
+      const suggestion = closestMatch(unknown[1]!.replace(/^-+/, ''), Object.keys(OPTIONS));
+      throw new ConfigError(`unknown option ${unknown[1]}${suggestion !== undefined ? `; did you mean --${suggestion}?` : ''} (see --help)`);
+    }
+    throw new ConfigError(message.split('\n')[0]!);
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  let seed: number | undefined;
+  if (values['seed'] !== undefined) {
+    seed = Number(values['seed']);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new ConfigError(`--seed must be an integer from 0 to 4294967295, got '${String(values['seed'])}'`);
+  }
+  const result: ParsedArgs = {
+    positionals: parsed.positionals,
+    set: (values['set'] as string[] | undefined) ?? [],
+    quick: values['quick'] === true,
+    help: values['help'] === true,
+    check: values['check'] === true,
+    write: values['write'] === true,
+  };
+  if (values['backend'] !== undefined) result.backend = values['backend'] as string;
+  if (seed !== undefined) result.seed = seed;
+  if (values['out'] !== undefined) result.out = values['out'] as string;
+  if (values['split'] !== undefined) result.split = values['split'] as string;
+  return result;
+}
+
+export const USAGE = `Usage: runner <command> [options]
+
+Commands:
+  runner <experiment.yaml> [options]        run an experiment (same as: runner run <file>)
+  runner run <experiment.yaml> [options]    run an experiment
+  runner validate <file.yaml>...            check experiments without running them (also their --quick variant)
+  runner list [kind]                        show the registries: ${'datasets, models, optimizers, schedules, initializers, ops, backends'}
+  runner schema [--check | --write]         print, check or write the experiment JSON Schema
+
+Options:
+${Object.entries(OPTIONS)
+  .map(([name, o]) => `  --${name} ${o.help}`)
+  .join('\n')}
+
+Exit codes: 0 success; 1 the run failed or an expectation was not met; 2 invalid config, usage or
+input data; 70 an internal error (a bug).
+
+Through Nx: npx nx run runner -- <arguments>`;

@@ -1,0 +1,45 @@
+import type * as tf from '@tensorflow/tfjs';
+import type { Registry } from '@dlexp/core';
+import type { InitializerRegistry } from '@dlexp/layers';
+import type { ArrayColumn } from '@dlexp/data';
+
+/** A batch as the train loop feeds it: feature name → tensor with the batch as first dimension. */
+export type Batch = Record<string, tf.Tensor>;
+
+/** Sums over a split, so epoch metrics are exact means over examples, not means of batch means. */
+export type MetricSums = Record<string, { sum: number; count: number }>;
+
+/**
+ * What the train loop needs from a model, whatever it is built from (a graph of raw ops or a graph
+ * of layers): its trainable variables, the loss and gradients on a batch, and its metrics.
+ */
+export interface TrainableModel {
+  /** Trainable variables by name; the optimizer updates these. */
+  trainableVariables(): Map<string, tf.Variable>;
+  /** Loss and gradients on one batch (caller disposes both). */
+  lossAndGradients(batch: Batch, step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  /** Metric sums on one batch (metric names without the split prefix: `loss`, `accuracy`). */
+  evaluateBatch(batch: Batch): MetricSums;
+  /** Named scalar values reported as plain metrics (the course's fetched k and b). */
+  fetchedValues(): Record<string, number>;
+  /** Rows of predictions to save with the run, if the model declares any. */
+  predictions?(batch: Batch): { file: string; columns: Record<string, number[]> } | undefined;
+  dispose(): void;
+}
+
+export interface ModelContext {
+  seed: number;
+  initializers: InitializerRegistry;
+  /** Features the training split provides, with their per-example shapes. */
+  features: Record<string, Pick<ArrayColumn, 'dtype'> & { shape: number[] }>;
+}
+
+/** A problem in the model config found while building it, at a path relative to `model`. */
+export class ModelConfigError extends Error {
+  constructor(readonly problems: { path: (string | number)[]; offset?: number; message: string }[]) {
+    super(problems.map((p) => `model.${p.path.join('.')}: ${p.message}`).join('\n'));
+    this.name = 'ModelConfigError';
+  }
+}
+
+export type ModelRegistry = Registry<ModelContext, TrainableModel>;

@@ -1,0 +1,53 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '@dlexp/core';
+
+/** Writes a file so that readers see either the old content or the whole new one, never half. */
+export function writeFileAtomic(file: string, content: string): void {
+  const temporary = `${file}.tmp-${process.pid}`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+}
+
+/** A folder name for a new run: its start time to the second, sortable, plus the seed. */
+export function newRunId(now: Date, seed: number): string {
+  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-');
+  return `${stamp}-s${seed}`;
+}
+
+/**
+ * The folder of one run: config.resolved.yaml first, metrics.jsonl as training goes, and
+ * summary.json last (its presence with status "completed" is what marks a finished run).
+ */
+export class RunDirectory {
+  private constructor(readonly path: string) {}
+
+  /** `out` (exactly, from --out) or `runs/<name>/<run-id>` under `root`. */
+  static create(options: { out?: string; root: string; name: string; seed: number; now?: Date }): RunDirectory {
+    let path: string;
+    if (options.out !== undefined) {
+      path = options.out;
+      if (existsSync(path) && readdirSync(path).length > 0) {
+        throw new ConfigError(`--out ${path}: the folder is not empty; give a new or empty folder (a finished or interrupted run is never overwritten)`);
+      }
+    } else {
+      const base = join(options.root, 'runs', options.name, newRunId(options.now ?? new Date(), options.seed));
+      path = base;
+      for (let i = 2; existsSync(path); i++) path = `${base}-${i}`;
+    }
+    mkdirSync(path, { recursive: true });
+    return new RunDirectory(path);
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  write(name: string, content: string): void {
+    writeFileAtomic(this.file(name), content);
+  }
+
+  appendMetrics(row: Record<string, number>): void {
+    appendFileSync(this.file('metrics.jsonl'), `${JSON.stringify(row)}\n`);
+  }
+}

@@ -1,0 +1,187 @@
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import { ConfigError, DataError, RunError, fillEntry } from '@dlexp/core';
+import type { InMemorySplit, LoadedDataset } from '@dlexp/data';
+import { clipByGlobalNorm, clipByValue, createOptimizer } from '@dlexp/optim';
+import { activateBackend } from '../backends';
+import type { LoadedExperiment } from '../config/experiment';
+import { ModelConfigError, type TrainableModel } from '../models/model';
+import type { Registries } from '../registries';
+import { checkExpectations, type ExpectationResult } from './expectations';
+import { RunDirectory } from './run-directory';
+import { expectationsTable, metricsTable } from './tables';
+import { collectPredictions, trainModel } from './train-loop';
+import { collectVersions } from './versions';
+
+export interface RunOptions {
+  /** Exactly this run directory (`--out`). */
+  out?: string;
+  /** Where `runs/` goes when --out is not given. */
+  root: string;
+  /** Command-line options the run was started with, recorded for `resume`. */
+  argv: string[];
+  print(line: string): void;
+}
+
+export interface RunOutcome {
+  status: 'completed' | 'failed' | 'interrupted';
+  runDirectory: string;
+  metrics: Record<string, number>;
+  expectations: ExpectationResult[];
+  /** 0 completed and every expectation met; 1 otherwise (130 after an interrupt). */
+  exitCode: number;
+}
+
+/** sha256 of the resolved config with keys sorted, so equal configs hash equally. */
+export function configHash(config: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(config))).digest('hex');
+}
+
+/** Loads the dataset, turning problems with data files into config errors at `data`. */
+async function loadData(experiment: LoadedExperiment, registries: Registries): Promise<LoadedDataset> {
+  const { data, seed } = experiment.resolved;
+  try {
+    return await registries.datasets.get(data.type).create(data, { seed, resolvePath: experiment.resolvePath });
+  } catch (error) {
+    if (error instanceof DataError || error instanceof ConfigError) {
+      throw new ConfigError([experiment.source.diagnostic(['data'], error.message)]);
+    }
+    throw error;
+  }
+}
+
+function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit): TrainableModel {
+  const { model, seed } = experiment.resolved;
+  const features = Object.fromEntries(Object.entries(train.columns).map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape.slice(1) }]));
+  try {
+    const built = registries.models.get(model.type).create(model, { seed, initializers: registries.initializers, features });
+    built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
+    return built;
+  } catch (error) {
+    if (error instanceof ModelConfigError) {
+      throw new ConfigError(error.problems.map((p) => experiment.source.diagnostic(['model', ...p.path], p.message, p.offset === undefined ? {} : { offset: p.offset })));
+    }
+    throw error;
+  }
+}
+
+/**
+ * Runs one experiment: backend → data → model → optimizer (all config errors surface before the
+ * run directory exists) → train → final metrics → expectations → summary.json, written last.
+ */
+export async function runExperiment(experiment: LoadedExperiment, registries: Registries, options: RunOptions): Promise<RunOutcome> {
+  const config = experiment.resolved;
+  const startedAt = new Date();
+  const backend = await activateBackend(config.backend, { log: (line) => options.print(line) });
+  const dataset = await loadData(experiment, registries);
+  const splits = dataset.splits as Partial<Record<'train' | 'validation' | 'test', InMemorySplit>>;
+  if (splits.train === undefined) throw new ConfigError([experiment.source.diagnostic(['data'], 'the dataset has no train split')]);
+  tf.engine().startScope();
+  try {
+    const model = buildModel(experiment, registries, splits.train);
+    const before = [
+      ...(config.train.clipValue !== undefined ? [clipByValue(config.train.clipValue)] : []),
+      ...(config.train.clipGlobalNorm !== undefined ? [clipByGlobalNorm(config.train.clipGlobalNorm)] : []),
+    ];
+    const optimizerConfig = fillEntry('optimizer', config.train.optimizer, (kind, name) =>
+      kind === 'optimizer' ? registries.optimizers.get(name).params : registries.schedules.get(name).params,
+    ) as { type: string };
+    const optimizer = createOptimizer(registries.optimizers, optimizerConfig, { schedules: registries.schedules }, before);
+
+    const directory = RunDirectory.create({ ...(options.out !== undefined ? { out: options.out } : {}), root: options.root, name: config.name, seed: config.seed, now: startedAt });
+    const hash = configHash(config);
+    directory.write('config.resolved.yaml', `# ${config.name}: resolved from ${experiment.source.file}${options.argv.length > 0 ? ` with ${options.argv.join(' ')}` : ''}\n# config hash ${hash}\n${stringify(config)}`);
+    directory.write('metrics.jsonl', '');
+    options.print(`${config.name}: ${dataset.description}; backend ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}`);
+
+    let interruptedBy: string | undefined;
+    const onSignal = (signal: string) => {
+      interruptedBy = signal;
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const summary: Record<string, unknown> = {
+      name: config.name,
+      status: 'failed',
+      seed: config.seed,
+      backend: { name: backend.name, tfBackend: backend.tfBackend, ...(backend.adapter !== undefined ? { adapter: backend.adapter } : {}), ...(backend.device !== undefined ? { device: backend.device } : {}) },
+      metrics: {},
+      timing: {},
+      configHash: hash,
+      versions: { ...collectVersions(), ...backend.versions },
+    };
+    try {
+      const result = trainModel({
+        model,
+        optimizer,
+        train: config.train,
+        splits,
+        seed: config.seed,
+        log: (row) => {
+          directory.appendMetrics(row);
+          options.print(formatLogRow(row));
+        },
+        interrupted: () => interruptedBy !== undefined,
+      });
+      const predictions = collectPredictions(model, splits.train);
+      if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
+      const expectations = result.status === 'completed' ? checkExpectations(experiment.expectations, result.metrics) : [];
+      const totalMs = Date.now() - startedAt.getTime();
+      Object.assign(summary, {
+        status: result.status,
+        metrics: result.metrics,
+        timing: { startedAt: startedAt.toISOString(), totalMs, trainMs: Math.round(result.trainMs), steps: result.steps, epochs: result.epochs, msPerStep: result.steps > 0 ? result.trainMs / result.steps : 0 },
+        ...(expectations.length > 0 ? { expectations } : {}),
+      });
+      directory.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
+      options.print(metricsTable(result.metrics));
+      const unmet = expectations.filter((e) => !e.met);
+      if (expectations.length > 0) {
+        options.print(unmet.length === 0 ? `all ${expectations.length} expectations met` : `${unmet.length} of ${expectations.length} expectations not met:`);
+        if (unmet.length > 0) options.print(expectationsTable(expectations));
+      }
+      options.print(`run directory: ${directory.path}`);
+      const exitCode = result.status === 'interrupted' ? 130 : unmet.length > 0 ? 1 : 0;
+      return { status: result.status, runDirectory: directory.path, metrics: result.metrics, expectations, exitCode };
+    } catch (error) {
+      summary['error'] = (error as Error).message;
+      summary['timing'] = { startedAt: startedAt.toISOString(), totalMs: Date.now() - startedAt.getTime() };
+      directory.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
+      if (error instanceof RunError) {
+        options.print(`run failed: ${error.message}`);
+        options.print(`run directory: ${directory.path}`);
+        return { status: 'failed', runDirectory: directory.path, metrics: {}, expectations: [], exitCode: 1 };
+      }
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      optimizer.dispose();
+      model.dispose();
+    }
+  } finally {
+    tf.engine().endScope();
+  }
+}
+
+function formatLogRow(row: Record<string, number>): string {
+  const parts = Object.entries(row)
+    .filter(([key]) => key !== 'timeMs' && key !== 'step' && key !== 'epoch')
+    .map(([key, value]) => `${key}=${Number(value.toPrecision(5))}`);
+  return `step ${row['step']} (epoch ${Number((row['epoch'] ?? 0).toFixed(2))}): ${parts.join(' ')}`;
+}
+
+function toCsv(columns: Record<string, number[]>): string {
+  const names = Object.keys(columns);
+  const rows = columns[names[0]!]?.length ?? 0;
+  const lines = [names.join(',')];
+  for (let i = 0; i < rows; i++) lines.push(names.map((n) => String(columns[n]![i])).join(','));
+  return `${lines.join('\n')}\n`;
+}
