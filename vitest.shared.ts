@@ -11,6 +11,7 @@ export const sharedTestConfig = defineConfig({
     // Two cores: run test files one after another in forks so tensor-heavy files do not compete.
     pool: 'forks',
     poolOptions: { forks: { singleFork: true } },
-    reporters: ['default'],
+    // The JSON report feeds the one-line total that CI prints (.ci/summarize-tests.mjs).
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });

@@ -46,14 +46,21 @@ export function buildOpGraph(spec: OpGraphSpec, graph = new Graph()): Graph {
     named.set(name, graph.variable(name, v.initialValue, { trainable: v.trainable }));
   }
   const nodeNames = Object.keys(spec.nodes);
+  // Nodes that failed to build: what uses them is not reported again.
+  const failed = new Set<string>();
   for (const [name, text] of Object.entries(spec.nodes)) {
     const path = ['nodes', name];
     if (named.has(name)) {
       problems.push({ path, message: `'${name}' is already defined as a placeholder or variable` });
+      failed.add(name);
       continue;
     }
     try {
       const expression = parseExpression(text);
+      if (referencedNames(expression).some((ref) => failed.has(ref.name))) {
+        failed.add(name);
+        continue;
+      }
       const later = referencedNames(expression).find((ref) => !named.has(ref.name) && nodeNames.includes(ref.name));
       if (later !== undefined) {
         throw new ExpressionError(later.offset, `'${later.name}' is defined later; nodes may only use the nodes written before them`);
@@ -61,6 +68,7 @@ export function buildOpGraph(spec: OpGraphSpec, graph = new Graph()): Graph {
       const built = buildExpression(graph, expression, (n) => named.get(n), () => [...named.keys()], name);
       named.set(name, typeof built === 'number' ? graph.constant(built, name) : built.name === name ? built : graph.op('identity', [built], name));
     } catch (error) {
+      failed.add(name);
       if (error instanceof ExpressionError) problems.push({ path, offset: error.offset, message: error.reason });
       else if (error instanceof GraphError) problems.push({ path, message: error.message });
       else throw error;

@@ -32,3 +32,20 @@ describe('randomNormal', () => {
     tf.dispose([w1, w2]);
   });
 });
+
+describe('orthogonal', () => {
+  it.each([
+    [6, 4],
+    [4, 6],
+  ])('gives a %i x %i matrix with orthonormal columns or rows', (rows, cols) => {
+    const before = tf.memory().numTensors;
+    const w = registry.get('orthogonal').create({ gain: 1 }, { seed: 3, purpose: 'rk' })([rows, cols]);
+    const error = tf.tidy(() => {
+      const gram = rows >= cols ? tf.matMul(w, w, true, false) : tf.matMul(w, w, false, true);
+      return tf.max(tf.abs(tf.sub(gram, tf.eye(Math.min(rows, cols))))).dataSync()[0]!;
+    });
+    expect(error).toBeLessThan(1e-5);
+    w.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

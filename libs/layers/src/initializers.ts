@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { param, Registry, deriveSeed, type RegistryEntry } from '@dlexp/core';
+import { param, Registry, RandomStream, deriveSeed, type RegistryEntry } from '@dlexp/core';
 
 /** What an initializer needs besides its parameters: the shape, and a seed for its purpose. */
 export interface InitializerContext {
@@ -97,9 +97,52 @@ const heNormal: InitializerEntry<Record<string, never>> = {
     tf.truncatedNormal(shape, 0, Math.sqrt(2 / fans(shape).fanIn), 'float32', deriveSeed(c.seed, 'init', c.purpose)),
 };
 
+/**
+ * A matrix with orthonormal rows or columns: Gram-Schmidt on a seeded normal draw, computed in
+ * float64 on the CPU because recurrent kernels are small and tfjs' QR is slow.
+ * Shapes of rank > 2 are treated as [product of all but the last axis, last axis].
+ */
+function orthogonalValues(shape: number[], gain: number, stream: RandomStream): Float32Array {
+  const cols = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  // Orthonormalize the k vectors of the shorter side, each of length n (the longer side).
+  const [k, n] = rows >= cols ? [cols, rows] : [rows, cols];
+  const vectors: Float64Array[] = [];
+  for (let i = 0; i < k; i++) {
+    const v = new Float64Array(n);
+    for (let j = 0; j < n; j++) v[j] = stream.normal();
+    for (const u of vectors) {
+      let dot = 0;
+      for (let j = 0; j < n; j++) dot += u[j]! * v[j]!;
+      for (let j = 0; j < n; j++) v[j] = v[j]! - dot * u[j]!;
+    }
+    let norm = 0;
+    for (let j = 0; j < n; j++) norm += v[j]! * v[j]!;
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < n; j++) v[j] = v[j]! / norm;
+    vectors.push(v);
+  }
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      // Vectors are columns of a tall matrix, or rows of a wide one.
+      out[r * cols + c] = gain * (rows >= cols ? vectors[c]![r]! : vectors[r]![c]!);
+    }
+  }
+  return out;
+}
+
+const orthogonal: InitializerEntry<{ gain: number }> = {
+  name: 'orthogonal',
+  description: 'A random orthogonal matrix times gain (Keras\' default for recurrent kernels).',
+  params: { gain: param.number({ description: 'Factor applied to the orthogonal matrix.', default: 1 }) },
+  create: (p, c) => (shape) =>
+    tf.tensor(orthogonalValues(shape, p.gain, new RandomStream(c.seed, 'init', c.purpose)), shape, 'float32'),
+};
+
 export function createInitializerRegistry(): InitializerRegistry {
   const registry: InitializerRegistry = new Registry('initializer', 'initializers');
-  for (const entry of [zeros, ones, constant, randomNormal, truncatedNormal, randomUniform, glorotUniform, heNormal]) {
+  for (const entry of [zeros, ones, constant, randomNormal, truncatedNormal, randomUniform, glorotUniform, heNormal, orthogonal]) {
     registry.register(entry as InitializerEntry<unknown>);
   }
   return registry;
