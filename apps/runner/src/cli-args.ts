@@ -71,7 +71,7 @@ Commands:
   runner <experiment.yaml> [options]        run an experiment (same as: runner run <file>)
   runner run <experiment.yaml> [options]    run an experiment
   runner validate <file.yaml>...            check experiments without running them (also their --quick variant)
-  runner list [kind]                        show the registries: ${'datasets, models, optimizers, schedules, initializers, ops, backends'}
+  runner list [kind]                        show the registries: ${'datasets, models, layers, activations, losses, metrics, initializers, regularizers, optimizers, schedules, ops, backends'}
   runner schema [--check | --write]         print, check or write the experiment JSON Schema
 
 Options:

@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, RunError, formatDiagnostic, type Diagnostic, type ParamSpec } from '@dlexp/core';
-import { createBackendRegistry } from './backends';
 import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
 import { loadExperiment, schemaFor } from './config/experiment';
 import { SCHEMA_FILE } from './config/schema';
@@ -148,7 +147,7 @@ function describeParam(name: string, spec: ParamSpec<unknown>): string {
 }
 
 function listCommand(kinds: string[], registries: Registries, io: Io): number {
-  const all: AnyRegistry[] = [...listedRegistries(registries), createBackendRegistry()];
+  const all: AnyRegistry[] = listedRegistries(registries);
   const wanted = kinds.length === 0 ? all : kinds.map((k) => {
     const registry = all.find((r) => r.plural === k || r.kind === k);
     if (registry === undefined) throw new ConfigError(`unknown kind '${k}' (known: ${all.map((r) => r.plural).join(', ')})`);

@@ -1,10 +1,12 @@
 import type { Registry, ParamSchema } from '@dlexp/core';
 import { createDatasetRegistry } from '@dlexp/data';
-import { createInitializerRegistry } from '@dlexp/layers';
+import { createModelRegistries, layerNodeFields, type ModelRegistries } from '@dlexp/layers';
 import { createOptimizerRegistry, createScheduleRegistry } from '@dlexp/optim';
 import { createOpRegistry } from '@dlexp/graph';
 import { Registry as RegistryClass } from '@dlexp/core';
 import { opsModel } from './models/ops-model';
+import { graphModel, sequentialModel } from './models/layers-model';
+import { createBackendRegistry } from './backends';
 import type { ModelRegistry } from './models/model';
 
 /**
@@ -17,8 +19,10 @@ export interface Registries {
   models: ModelRegistry;
   optimizers: ReturnType<typeof createOptimizerRegistry>;
   schedules: ReturnType<typeof createScheduleRegistry>;
-  initializers: ReturnType<typeof createInitializerRegistry>;
+  /** Layers, activations, initializers, regularizers, losses and metrics. */
+  modelRegistries: ModelRegistries;
   ops: ReturnType<typeof createOpRegistry>;
+  backends: ReturnType<typeof createBackendRegistry>;
 }
 
 // The registries hold entries of different products; only their names and params matter here.
@@ -35,14 +39,15 @@ export interface UnionKind {
 
 export function createRegistries(): Registries {
   const models: ModelRegistry = new RegistryClass('model', 'models');
-  models.register(opsModel);
+  models.register(opsModel).register(sequentialModel).register(graphModel);
   return {
     datasets: createDatasetRegistry(),
     models,
     optimizers: createOptimizerRegistry(),
     schedules: createScheduleRegistry(),
-    initializers: createInitializerRegistry(),
+    modelRegistries: createModelRegistries(),
     ops: createOpRegistry(),
+    backends: createBackendRegistry(),
   };
 }
 
@@ -52,11 +57,16 @@ export function unionKinds(registries: Registries): UnionKind[] {
     { kind: 'model', registry: registries.models },
     { kind: 'optimizer', registry: registries.optimizers },
     { kind: 'schedule', registry: registries.schedules },
-    { kind: 'initializer', registry: registries.initializers },
+    { kind: 'layer', registry: registries.modelRegistries.layers, extraFields: layerNodeFields as ParamSchema<unknown> },
+    { kind: 'initializer', registry: registries.modelRegistries.initializers },
+    { kind: 'regularizer', registry: registries.modelRegistries.regularizers },
+    { kind: 'loss', registry: registries.modelRegistries.losses },
+    { kind: 'metric', registry: registries.modelRegistries.metrics },
   ];
 }
 
 /** Registries shown by `runner list`, by their plural name. */
 export function listedRegistries(registries: Registries): AnyRegistry[] {
-  return [registries.datasets, registries.models, registries.optimizers, registries.schedules, registries.initializers, registries.ops];
+  const m = registries.modelRegistries;
+  return [registries.datasets, registries.models, m.layers, m.activations, m.losses, m.metrics, m.initializers, m.regularizers, registries.optimizers, registries.schedules, registries.ops, registries.backends];
 }

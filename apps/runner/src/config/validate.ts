@@ -54,14 +54,20 @@ function branchAccepts(schema: unknown, value: unknown): boolean {
 /** Turns ajv's errors into diagnostics at YAML positions, with "did you mean" where it helps. */
 function toDiagnostics(errors: ErrorObject[], source: ExperimentSource): Diagnostic[] {
   // anyOf (a number or a schedule): keep only the errors of the branch whose type matches the value.
+  // Errors inside a $ref'd branch carry the referenced schema's path ('#/$defs/...'), so they are
+  // recognized by their instance path instead.
   const dropped = new Set<ErrorObject>();
   for (const error of errors) {
     if (error.keyword !== 'anyOf') continue;
     const branches = (error.schema as unknown[]) ?? [];
     const matching = branches.findIndex((b) => branchAccepts(b, error.data));
+    const matchingIsRef = matching >= 0 && isPlainObject(branches[matching]) && '$ref' in (branches[matching] as object);
     for (const other of errors) {
-      if (other === error || !other.schemaPath.startsWith(`${error.schemaPath}/`)) continue;
-      if (matching < 0 || !other.schemaPath.startsWith(`${error.schemaPath}/${matching}/`)) dropped.add(other);
+      if (other === error) continue;
+      const inBranch = other.schemaPath.startsWith(`${error.schemaPath}/`);
+      const viaRef = !inBranch && other.schemaPath.startsWith('#/$defs/') && (other.instancePath === error.instancePath || other.instancePath.startsWith(`${error.instancePath}/`));
+      if (inBranch && (matching < 0 || !other.schemaPath.startsWith(`${error.schemaPath}/${matching}/`))) dropped.add(other);
+      if (viaRef && !matchingIsRef) dropped.add(other);
     }
     if (matching >= 0) dropped.add(error);
   }

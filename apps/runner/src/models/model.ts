@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Registry } from '@dlexp/core';
-import type { InitializerRegistry } from '@dlexp/layers';
+import type { ModelRegistries } from '@dlexp/layers';
 import type { ArrayColumn } from '@dlexp/data';
 
 /** A batch as the train loop feeds it: feature name → tensor with the batch as first dimension. */
@@ -29,7 +29,9 @@ export interface TrainableModel {
 
 export interface ModelContext {
   seed: number;
-  initializers: InitializerRegistry;
+  modelRegistries: ModelRegistries;
+  /** Where the model prints what the user should see at the start (its summary table). */
+  print: (line: string) => void;
   /** Features the training split provides, with their per-example shapes. */
   features: Record<string, Pick<ArrayColumn, 'dtype'> & { shape: number[] }>;
 }

@@ -76,8 +76,8 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
     const variables: Record<string, { initialValue: () => tf.Tensor; trainable: boolean }> = {};
     for (const [variable, spec] of Object.entries(config.variables)) {
       const initializerConfig = spec.initializer ?? { type: 'zeros' };
-      const filled = fillEntry('initializer', initializerConfig, (_k, n) => context.initializers.get(n).params) as Record<string, unknown>;
-      const initializer = context.initializers.get(initializerConfig.type).create(filled, { seed: context.seed, purpose: variable });
+      const filled = fillEntry('initializer', initializerConfig, (_k, n) => context.modelRegistries.initializers.get(n).params) as Record<string, unknown>;
+      const initializer = context.modelRegistries.initializers.get(initializerConfig.type).create(filled, { seed: context.seed, purpose: variable });
       variables[variable] = { initialValue: () => initializer(spec.shape ?? []), trainable: spec.trainable ?? true };
     }
     let graph: Graph;

@@ -57,11 +57,11 @@ async function loadData(experiment: LoadedExperiment, registries: Registries): P
   }
 }
 
-function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit): TrainableModel {
+function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit, print: (line: string) => void): TrainableModel {
   const { model, seed } = experiment.resolved;
   const features = Object.fromEntries(Object.entries(train.columns).map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape.slice(1) }]));
   try {
-    const built = registries.models.get(model.type).create(model, { seed, initializers: registries.initializers, features });
+    const built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
     built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
     return built;
   } catch (error) {
@@ -85,7 +85,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   if (splits.train === undefined) throw new ConfigError([experiment.source.diagnostic(['data'], 'the dataset has no train split')]);
   tf.engine().startScope();
   try {
-    const model = buildModel(experiment, registries, splits.train);
+    const model = buildModel(experiment, registries, splits.train, options.print);
     const before = [
       ...(config.train.clipValue !== undefined ? [clipByValue(config.train.clipValue)] : []),
       ...(config.train.clipGlobalNorm !== undefined ? [clipByGlobalNorm(config.train.clipGlobalNorm)] : []),

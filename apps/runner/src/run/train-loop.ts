@@ -72,8 +72,19 @@ export function trainModel(inputs: TrainInputs): TrainResult {
       lastFiniteLoss = lossValue;
       lossSum += lossValue;
       lossCount++;
-      if (step % logEvery === 0 || step === 1 || step === totalSteps) {
-        inputs.log({ step, epoch: step / stepsPerEpoch, 'train.loss': lossSum / lossCount, ...model.fetchedValues(), timeMs: Math.round(performance.now() - started) });
+      const epochEnd = step % stepsPerEpoch === 0;
+      if (step % logEvery === 0 || step === 1 || step === totalSteps || (epochEnd && train.epochs !== undefined)) {
+        const row: Record<string, number> = { step, epoch: step / stepsPerEpoch, 'train.loss': lossSum / lossCount, ...model.fetchedValues() };
+        // Epoch-based runs evaluate the held-out splits at every epoch end, as the course prints them.
+        if (epochEnd && train.epochs !== undefined) {
+          for (const name of ['validation', 'test'] as const) {
+            const split = inputs.splits[name];
+            if (split === undefined) continue;
+            for (const [metric, value] of Object.entries(evaluateSplit(model, split))) row[`${name}.${metric}`] = value;
+          }
+        }
+        row['timeMs'] = Math.round(performance.now() - started);
+        inputs.log(row);
         lossSum = 0;
         lossCount = 0;
       }

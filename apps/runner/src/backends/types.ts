@@ -1,0 +1,60 @@
+/** Imports a module by its specifier; tests pass a stand-in to play an absent or broken package. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+/** How a backend is being asked for: by `backend: auto`, or by name (which allows more). */
+export type RequestMode = 'auto' | 'explicit';
+
+/** What every backend entry gets when it is created. */
+export interface BackendContext {
+  importModule: ModuleImporter;
+  log: (line: string) => void;
+}
+
+/** A backend that can be switched to, with what to record about it. */
+export interface UsableBackend {
+  usable: true;
+  adapter?: string;
+  device?: string;
+  versions: Record<string, string>;
+  /** A note for the log, such as "software adapter, allowed because named explicitly". */
+  note?: string;
+}
+
+/** A backend that cannot be used here, why, and what would fix it. */
+export interface UnusableBackend {
+  usable: false;
+  reason: string;
+  /** How to make it usable: the package to install, the driver to add. */
+  fix: string;
+}
+
+export type BackendProbe = UsableBackend | UnusableBackend;
+
+/** One backend, as its registry entry creates it. */
+export interface Backend {
+  /** The registry (YAML) name: cuda, tensorflow, webgpu, wasm, cpu. */
+  name: string;
+  /** The TF.js backend it runs as (cuda and tensorflow both run as 'tensorflow'). */
+  tfBackend: string;
+  /**
+   * Loads its packages and registers the TF.js backend (without switching to it), then says
+   * whether it is usable for this request. Throws only on internal errors.
+   */
+  prepare(mode: RequestMode): Promise<BackendProbe>;
+  /**
+   * Checks that need the TF.js backend switched on (such as whether libtensorflow really placed
+   * ops on a GPU). Runs after a successful tf.setBackend.
+   */
+  confirm?(mode: RequestMode): Promise<BackendProbe>;
+}
+
+/** What activateBackend returns and the run records. */
+export interface ActiveBackend {
+  name: string;
+  tfBackend: string;
+  adapter?: string;
+  device?: string;
+  versions: Record<string, string>;
+  /** Better backends that `auto` passed over, and why. Empty when a backend was named. */
+  skipped: { name: string; reason: string }[];
+}

@@ -1,0 +1,85 @@
+/**
+ * Starting the wasm backend's multi-threaded SIMD build in Node.
+ *
+ * The build's Emscripten glue runs its pthreads as Node worker_threads, but TF.js hands it two
+ * scripts as `blob:` URLs: the worker script (via locateFile) and the main script (as
+ * `mainScriptUrlOrBlob`, which each worker loads). Node's Worker rejects a `blob:` URL
+ * (ERR_WORKER_PATH) and the worker's `importScripts` reads files, so neither loads as shipped.
+ *
+ * While the backend initialises, this module records the text of the Blobs TF.js creates (their
+ * parts are strings, readable synchronously at construction) and makes URL.createObjectURL hand
+ * back a temporary file holding that text instead. The worker file gets a short prologue that
+ * swaps the main-script Blob in the worker's 'load' message for the file path. Nothing in
+ * node_modules changes, and the hooks are removed once the backend is up.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+const MAIN_SCRIPT_MARK = 'var WasmBackendModuleThreadedSimd';
+
+export interface ThreadedWasmResult {
+  /** Threads XNNPACK reports using (1 when the single-threaded build runs). */
+  threads: number;
+  /** Where the scripts were written; removed when the process exits. */
+  scriptDir: string;
+}
+
+/**
+ * Initialises the 'wasm' backend with the multi-threaded SIMD binary. Call instead of
+ * tf.setBackend('wasm') the first time (the build is chosen once per process), after the wasm
+ * paths are set. `threads` is XNNPACK's thread-pool size (default: the number of cores).
+ */
+export async function initThreadedWasm(
+  wasmModule: { setThreadsCount?: (n: number) => void; getThreadsCount?: () => number },
+  threads?: number,
+): Promise<ThreadedWasmResult> {
+  if (tf.engine().registry['wasm'] !== undefined) throw new Error('the wasm backend is already initialised; the threaded build must be chosen before');
+  const scriptDir = mkdtempSync(path.join(os.tmpdir(), 'tfjs-wasm-threads-'));
+  process.once('exit', () => rmSync(scriptDir, { recursive: true, force: true }));
+  const mainScript = path.join(scriptDir, 'main.cjs');
+  const texts = new WeakMap<Blob, string>();
+  const OriginalBlob = globalThis.Blob;
+  const originalCreateObjectURL = URL.createObjectURL.bind(URL);
+  let files = 0;
+
+  class RecordingBlob extends OriginalBlob {
+    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
+      super(parts, options);
+      if (parts !== undefined && parts.every((p) => typeof p === 'string')) {
+        const text = parts.join('');
+        texts.set(this, text);
+        // The main script goes to a fixed path the worker prologue names.
+        if (text.startsWith(MAIN_SCRIPT_MARK)) writeFileSync(mainScript, text);
+      }
+    }
+  }
+
+  const createObjectURL = (object: Blob): string => {
+    const text = texts.get(object);
+    if (text === undefined) return originalCreateObjectURL(object);
+    const file = path.join(scriptDir, `worker-${files++}.cjs`);
+    const prologue =
+      `// Written by the runner: load the main script from a file, not a blob: URL.\n` +
+      `{ const wt = require('worker_threads'); const on = wt.parentPort.on.bind(wt.parentPort);\n` +
+      `  wt.parentPort.on = (event, listener) => on(event, event !== 'message' ? listener : (data) => {\n` +
+      `    if (data && data.cmd === 'load' && typeof data.urlOrBlob !== 'string') data.urlOrBlob = ${JSON.stringify(mainScript)};\n` +
+      `    listener(data); }); }\n`;
+    writeFileSync(file, prologue + text);
+    return file;
+  };
+
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  if (threads !== undefined) wasmModule.setThreadsCount?.(threads);
+  globalThis.Blob = RecordingBlob;
+  URL.createObjectURL = createObjectURL;
+  try {
+    const ok = await tf.setBackend('wasm');
+    if (!ok) throw new Error('the multi-threaded wasm backend failed to initialise');
+  } finally {
+    globalThis.Blob = OriginalBlob;
+    URL.createObjectURL = originalCreateObjectURL;
+  }
+  return { threads: wasmModule.getThreadsCount?.() ?? 1, scriptDir };
+}
