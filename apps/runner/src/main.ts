@@ -8,6 +8,7 @@ import { loadExperiment, schemaFor } from './config/experiment';
 import { SCHEMA_FILE } from './config/schema';
 import { createRegistries, listedRegistries, type AnyRegistry, type Registries } from './registries';
 import { runExperiment, type RunOutcome } from './run/run-experiment';
+import { runSweep } from './sweep/run-sweep';
 import { writeFileAtomic } from './run/run-directory';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
@@ -96,13 +97,24 @@ function displayPath(path: string): string {
 async function runCommand(files: string[], args: ParsedArgs, argv: string[], registries: Registries, io: Io): Promise<number> {
   if (files.length !== 1) throw new ConfigError(`run takes exactly one experiment file, got ${files.length}`);
   const file = files[0]!;
-  const experiment = loadExperiment(userPath(file), registries, {
+  const load = {
     set: args.set,
     quick: args.quick,
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
     ...(args.backend !== undefined ? { backend: args.backend } : {}),
     displayName: displayPath(file),
-  });
+  };
+  const experiment = loadExperiment(userPath(file), registries, load);
+  if (experiment.resolved.sweep !== undefined) {
+    return runSweep(experiment, registries, {
+      file: userPath(file),
+      load,
+      ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
+      root: invocationDirectory(),
+      argv: argv.filter((a) => a !== file),
+      print: io.out,
+    });
+  }
   const outcome: RunOutcome = await runExperiment(experiment, registries, {
     ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
     root: invocationDirectory(),

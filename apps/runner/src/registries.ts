@@ -7,6 +7,7 @@ import { Registry as RegistryClass } from '@dlexp/core';
 import { opsModel } from './models/ops-model';
 import { graphModel, sequentialModel } from './models/layers-model';
 import { createBackendRegistry } from './backends';
+import { createSweepMethodRegistry, type SweepMethodRegistry } from './sweep/methods';
 import type { ModelRegistry } from './models/model';
 
 /**
@@ -23,6 +24,7 @@ export interface Registries {
   modelRegistries: ModelRegistries;
   ops: ReturnType<typeof createOpRegistry>;
   backends: ReturnType<typeof createBackendRegistry>;
+  sweeps: SweepMethodRegistry;
 }
 
 // The registries hold entries of different products; only their names and params matter here.
@@ -48,6 +50,7 @@ export function createRegistries(): Registries {
     modelRegistries: createModelRegistries(),
     ops: createOpRegistry(),
     backends: createBackendRegistry(),
+    sweeps: createSweepMethodRegistry(),
   };
 }
 
@@ -68,5 +71,5 @@ export function unionKinds(registries: Registries): UnionKind[] {
 /** Registries shown by `runner list`, by their plural name. */
 export function listedRegistries(registries: Registries): AnyRegistry[] {
   const m = registries.modelRegistries;
-  return [registries.datasets, registries.models, m.layers, m.activations, m.losses, m.metrics, m.initializers, m.regularizers, registries.optimizers, registries.schedules, registries.ops, registries.backends];
+  return [registries.datasets, registries.models, m.layers, m.activations, m.losses, m.metrics, m.initializers, m.regularizers, registries.optimizers, registries.schedules, registries.ops, registries.backends, registries.sweeps];
 }

@@ -7,6 +7,7 @@ import { experimentParams, generateSchema } from './schema';
 import { trainParams, type ExpectationConfig, type TrainConfig } from './sections';
 import { ExperimentSource } from './source';
 import { validateAgainstSchema } from './validate';
+import type { SweepConfig, TrialParameters } from '../sweep/methods';
 
 type Entry = { type: string; [key: string]: unknown };
 
@@ -21,6 +22,7 @@ export interface ResolvedExperiment {
   train: TrainConfig;
   expect: Record<string, ExpectationConfig>;
   quick?: { set?: Record<string, unknown>; expect?: Record<string, ExpectationConfig> };
+  sweep?: SweepConfig;
 }
 
 export interface LoadOptions {
@@ -31,6 +33,8 @@ export interface LoadOptions {
   backend?: string;
   /** How the file is named in messages (the path as the user typed it). */
   displayName?: string;
+  /** A sweep trial: its parameter values (applied after --set) and the sweep block removed. */
+  trial?: TrialParameters;
 }
 
 export interface LoadedExperiment {
@@ -65,6 +69,10 @@ export function loadExperiment(file: string, registries: Registries, options: Lo
   source.applySetArguments(options.set ?? []);
   if (options.seed !== undefined) source.applySetArguments([`seed=${options.seed}`], '--seed');
   if (options.backend !== undefined) source.applySetArguments([`backend=${options.backend}`], '--backend');
+  if (options.trial !== undefined) {
+    source.applySetArguments(Object.entries(options.trial).map(([path, value]) => `${path}=${JSON.stringify(value)}`), 'sweep');
+    source.document.deleteIn(['sweep']);
+  }
   const written = source.toData();
   const problems = validateAgainstSchema(schemaFor(registries), written, source);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -84,7 +92,7 @@ export function loadExperiment(file: string, registries: Registries, options: Lo
 export function normalize(written: Record<string, unknown>, registries: Registries): ResolvedExperiment {
   const kinds = new Map(unionKinds(registries).map((u) => [u.kind, u.registry]));
   const lookup = (kind: string, name: string) => (kinds.get(kind)?.has(name) === true ? kinds.get(kind)!.get(name).params : undefined);
-  const top = fillDefaults(experimentParams() as ParamSchema<unknown>, written, lookup);
+  const top = fillDefaults(experimentParams(registries.sweeps.names()) as ParamSchema<unknown>, written, lookup);
   top['train'] = fillDefaults(trainParams as ParamSchema<unknown>, top['train'] as Record<string, unknown>, lookup);
   top['expect'] = top['expect'] ?? {};
   return top as unknown as ResolvedExperiment;
@@ -105,6 +113,17 @@ function checkSemantics(config: ResolvedExperiment, source: ExperimentSource): D
     }
   }
   if (config.model.type === 'ops') problems.push(...checkOpsModel(config.model, source));
+  for (const [key, parameter] of Object.entries(config.sweep?.parameters ?? {})) {
+    const paths = parameter.paths ?? [key];
+    paths.forEach((path, i) => {
+      try {
+        parsePath(path);
+      } catch (error) {
+        const where = parameter.paths === undefined ? ['sweep', 'parameters', key] : ['sweep', 'parameters', key, 'paths', i];
+        problems.push(source.diagnostic(where, (error as Error).message, { atKey: parameter.paths === undefined }));
+      }
+    });
+  }
   return problems;
 }
 

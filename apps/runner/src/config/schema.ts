@@ -1,6 +1,7 @@
 import { entrySchema, param, type JsonSchema, type ParamSchema } from '@dlexp/core';
 import { unionKinds, type Registries, type UnionKind } from '../registries';
 import { expectationSchema, expectParam, objectSchema, trainParams } from './sections';
+import { sweepParam } from '../sweep/methods';
 
 /** The committed schema file, relative to the repository root. */
 export const SCHEMA_FILE = 'schema/experiment.schema.json';
@@ -8,7 +9,7 @@ export const SCHEMA_FILE = 'schema/experiment.schema.json';
 export const BACKEND_CHOICES = ['auto', 'cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 
 /** Top-level keys of an experiment, as parameter specs (documented once, here). */
-export function experimentParams(): ParamSchema<Record<string, unknown>> {
+export function experimentParams(sweepMethods: string[] = ['grid']): ParamSchema<Record<string, unknown>> {
   return {
     name: param.string({ description: 'Experiment name; runs go to runs/<name>/<run-id>/.', required: true, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
     description: param.string({ description: 'What the experiment shows, in a sentence or two.' }),
@@ -18,6 +19,7 @@ export function experimentParams(): ParamSchema<Record<string, unknown>> {
     model: param.union('model', { description: 'The model: {type: ops, ...} for a graph of raw ops.', required: true }),
     train: param.custom({ $ref: '#/$defs/train' }, { description: 'How to train: optimizer, budget (steps or epochs), batch size, logging.', required: true }),
     expect: expectParam,
+    sweep: sweepParam(sweepMethods),
     quick: param.custom(
       {
         type: 'object',
@@ -50,7 +52,7 @@ export function generateSchema(registries: Registries): JsonSchema {
   for (const union of unionKinds(registries)) defs[union.kind] = unionSchema(union);
   defs['train'] = objectSchema(trainParams as ParamSchema<unknown>, 'How to train: optimizer, budget, batching, logging and clipping.');
   defs['expectation'] = expectationSchema;
-  const top = objectSchema(experimentParams(), 'A declarative deep-learning experiment.');
+  const top = objectSchema(experimentParams(registries.sweeps.names()), 'A declarative deep-learning experiment.');
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'dlexp experiment',

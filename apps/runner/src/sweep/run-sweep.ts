@@ -1,0 +1,111 @@
+import { mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import { ConfigError, type Diagnostic } from '@dlexp/core';
+import { loadExperiment, type LoadedExperiment, type LoadOptions } from '../config/experiment';
+import type { Registries } from '../registries';
+import { newRunId, writeFileAtomic } from '../run/run-directory';
+import { runExperiment } from '../run/run-experiment';
+import { formatNumber } from '../run/tables';
+import { trialOverrides, type TrialParameters } from './methods';
+
+export interface SweepOptions {
+  file: string;
+  load: LoadOptions;
+  out?: string;
+  root: string;
+  argv: string[];
+  print(line: string): void;
+}
+
+interface TrialRecord {
+  id: string;
+  parameters: TrialParameters;
+  status: 'completed' | 'failed' | 'interrupted';
+  metrics: Record<string, number>;
+  expectationsMet: boolean;
+  runDirectory: string;
+}
+
+/**
+ * Runs one trial per combination the sweep method proposes, each a normal run under
+ * `<out>/trials/<trial-id>/`, then writes `<out>/summary.json` with every trial and the best.
+ * Every trial's config is validated before the first one starts.
+ */
+export async function runSweep(base: LoadedExperiment, registries: Registries, options: SweepOptions): Promise<number> {
+  const sweep = base.resolved.sweep!;
+  const method = registries.sweeps.get(sweep.method ?? 'grid').create({}, { parameters: sweep.parameters });
+  const goal = sweep.goal ?? 'maximize';
+  const proposals = method();
+  const trials: LoadedExperiment[] = [];
+  const problems: Diagnostic[] = [];
+  for (const parameters of proposals) {
+    try {
+      trials.push(loadExperiment(options.file, registries, { ...options.load, trial: trialOverrides(parameters, sweep.parameters) }));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const d of error.diagnostics) if (!problems.some((p) => p.message === d.message && p.line === d.line)) problems.push(d);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const out = options.out ?? join(options.root, 'runs', base.resolved.name, `sweep-${newRunId(new Date(), base.resolved.seed)}`);
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    throw new ConfigError(`--out ${out}: the folder is not empty; give a new or empty folder`);
+  }
+  mkdirSync(join(out, 'trials'), { recursive: true });
+  const records: TrialRecord[] = [];
+  let interrupted = false;
+  for (const [index, trial] of trials.entries()) {
+    const id = `trial-${String(index + 1).padStart(3, '0')}`;
+    const parameters = proposals[index]!;
+    options.print(`\n${id} of ${trials.length}: ${Object.entries(parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
+    const outcome = await runExperiment(trial, registries, { out: join(out, 'trials', id), root: options.root, argv: options.argv, print: options.print });
+    records.push({
+      id,
+      parameters,
+      status: outcome.status,
+      metrics: outcome.metrics,
+      expectationsMet: outcome.expectations.every((e) => e.met),
+      runDirectory: join('trials', id),
+    });
+    if (outcome.status === 'interrupted') {
+      interrupted = true;
+      break;
+    }
+  }
+  const ranked = records.filter((r) => r.status === 'completed' && Number.isFinite(r.metrics[sweep.metric]));
+  ranked.sort((a, b) => (goal === 'maximize' ? b.metrics[sweep.metric]! - a.metrics[sweep.metric]! : a.metrics[sweep.metric]! - b.metrics[sweep.metric]!));
+  const best = ranked[0];
+  const summary = {
+    name: base.resolved.name,
+    status: interrupted ? 'interrupted' : records.every((r) => r.status === 'completed') ? 'completed' : 'failed',
+    sweep: { method: sweep.method ?? 'grid', metric: sweep.metric, goal, parameters: sweep.parameters },
+    trials: records,
+    best: best === undefined ? null : { id: best.id, parameters: best.parameters, [sweep.metric]: best.metrics[sweep.metric] },
+  };
+  writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  options.print(`\n${sweepTable(records, sweep.metric, best?.id)}`);
+  if (best !== undefined) options.print(`best: ${best.id} (${sweep.metric} = ${formatNumber(best.metrics[sweep.metric])})`);
+  options.print(`sweep directory: ${out}`);
+  if (interrupted) return 130;
+  return records.every((r) => r.status === 'completed' && r.expectationsMet) ? 0 : 1;
+}
+
+function sweepTable(records: TrialRecord[], metric: string, bestId: string | undefined): string {
+  const parameterNames = [...new Set(records.flatMap((r) => Object.keys(r.parameters)))];
+  const metricNames = [...new Set(records.flatMap((r) => Object.keys(r.metrics)))].sort((a, b) => (a === metric ? -1 : b === metric ? 1 : a.localeCompare(b)));
+  // The train-test accuracy gap is what regularization comparisons are about; show it when both exist.
+  const showGap = metricNames.includes('train.accuracy') && metricNames.includes('test.accuracy');
+  const table = new Table({ head: ['trial', ...parameterNames, 'status', ...metricNames, ...(showGap ? ['train−test accuracy'] : [])], style: { head: [], border: [] } });
+  for (const r of records) {
+    table.push([
+      r.id === bestId ? `${r.id} *` : r.id,
+      ...parameterNames.map((p) => (typeof r.parameters[p] === 'string' ? String(r.parameters[p]) : JSON.stringify(r.parameters[p]))),
+      r.status === 'completed' && !r.expectationsMet ? 'expectations not met' : r.status,
+      ...metricNames.map((m) => formatNumber(r.metrics[m])),
+      ...(showGap ? [formatNumber((r.metrics['train.accuracy'] ?? NaN) - (r.metrics['test.accuracy'] ?? NaN))] : []),
+    ]);
+  }
+  return table.toString();
+}
