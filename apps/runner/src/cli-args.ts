@@ -71,6 +71,8 @@ Commands:
   runner <experiment.yaml> [options]        run an experiment (same as: runner run <file>)
   runner run <experiment.yaml> [options]    run an experiment
   runner validate <file.yaml>...            check experiments without running them (also their --quick variant)
+  runner resume <run-dir>                   continue an interrupted run from its newest checkpoint
+  runner evaluate <run-dir> [--split test]  restore a run's saved model and measure it on a split
   runner list [kind]                        show the registries: ${'datasets, models, layers, activations, losses, metrics, initializers, regularizers, optimizers, schedules, ops, backends'}
   runner schema [--check | --write]         print, check or write the experiment JSON Schema
 

@@ -7,7 +7,9 @@ import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
 import { loadExperiment, schemaFor } from './config/experiment';
 import { SCHEMA_FILE } from './config/schema';
 import { createRegistries, listedRegistries, type AnyRegistry, type Registries } from './registries';
-import { runExperiment, type RunOutcome } from './run/run-experiment';
+import { configHash, evaluateRun, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
+import { metricsTable } from './run/tables';
+import type { LoadedExperiment } from './config/experiment';
 import { runSweep } from './sweep/run-sweep';
 import { writeFileAtomic } from './run/run-directory';
 
@@ -77,6 +79,10 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return schemaCommand(args, registries, io);
     case 'run':
       return runCommand(rest, args, argv, registries, io);
+    case 'resume':
+      return resumeCommand(rest, registries, io);
+    case 'evaluate':
+      return evaluateCommand(rest, args, registries, io);
     default:
       if (command.endsWith('.yaml') || command.endsWith('.yml') || existsSync(resolve(invocationDirectory(), command))) {
         return runCommand([command, ...rest], args, argv, registries, io);
@@ -120,8 +126,49 @@ async function runCommand(files: string[], args: ParsedArgs, argv: string[], reg
     root: invocationDirectory(),
     argv: argv.filter((a) => a !== file),
     print: io.out,
+    invocation: { file: experiment.file, quick: args.quick, set: args.set, ...(args.seed !== undefined ? { seed: args.seed } : {}), ...(args.backend !== undefined ? { backend: args.backend } : {}) },
+    interactive: process.stdout.isTTY === true && process.env['CI'] === undefined,
   });
   return outcome.exitCode;
+}
+
+/** Rebuilds the experiment a run was started with, refusing if the file has changed since. */
+function reopenRun(runDirectory: string, registries: Registries): { directory: string; invocation: Invocation; experiment: LoadedExperiment } {
+  const directory = userPath(runDirectory);
+  const invocationFile = join(directory, 'invocation.json');
+  if (!existsSync(invocationFile)) throw new ConfigError(`${runDirectory}: not a run directory (it has no invocation.json)`);
+  const invocation = JSON.parse(readFileSync(invocationFile, 'utf8')) as Invocation;
+  const experiment = loadExperiment(invocation.file, registries, {
+    set: invocation.set,
+    quick: invocation.quick,
+    ...(invocation.seed !== undefined ? { seed: invocation.seed } : {}),
+    ...(invocation.backend !== undefined ? { backend: invocation.backend } : {}),
+    displayName: displayPath(invocation.file),
+  });
+  if (configHash(experiment.resolved) !== invocation.configHash) {
+    throw new ConfigError(`${displayPath(invocation.file)} has changed since the run in ${runDirectory} started (its config hash differs); restore the file or start a new run`);
+  }
+  return { directory, invocation, experiment };
+}
+
+async function resumeCommand(dirs: string[], registries: Registries, io: Io): Promise<number> {
+  if (dirs.length !== 1) throw new ConfigError('resume takes exactly one run directory');
+  const { directory, experiment } = reopenRun(dirs[0]!, registries);
+  const summaryFile = join(directory, 'summary.json');
+  if (existsSync(summaryFile) && (JSON.parse(readFileSync(summaryFile, 'utf8')) as { status: string }).status === 'completed') {
+    throw new ConfigError(`${dirs[0]}: the run has already completed`);
+  }
+  const outcome = await runExperiment(experiment, registries, { resume: directory, root: invocationDirectory(), argv: [], print: io.out, interactive: process.stdout.isTTY === true && process.env['CI'] === undefined });
+  return outcome.exitCode;
+}
+
+async function evaluateCommand(dirs: string[], args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
+  if (dirs.length !== 1) throw new ConfigError('evaluate takes exactly one run directory');
+  const { directory, experiment } = reopenRun(dirs[0]!, registries);
+  if (!existsSync(join(directory, 'model'))) throw new ConfigError(`${dirs[0]}: the run has no saved model (did it complete?)`);
+  const metrics = await evaluateRun(experiment, registries, join(directory, 'model'), args.split ?? 'test', io.out);
+  io.out(metricsTable(metrics));
+  return EXIT.ok;
 }
 
 function validateCommand(files: string[], args: ParsedArgs, registries: Registries, io: Io): number {

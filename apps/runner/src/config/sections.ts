@@ -19,6 +19,8 @@ export interface TrainConfig {
   logEvery?: number;
   clipGlobalNorm?: number;
   clipValue?: number;
+  checkpointEvery?: number;
+  keepCheckpoints: number;
 }
 
 const expectationSchema: JsonSchema = {
@@ -48,6 +50,8 @@ export const trainParams: ParamSchema<TrainConfig> = {
   logEvery: param.integer({ description: 'Log metrics every this many steps (default: at the end of every epoch, or every step for step-based runs of up to 100 steps, else 100 times per run).', minimum: 1 }),
   clipGlobalNorm: param.number({ description: 'Rescale gradients so their global L2 norm is at most this.', exclusiveMinimum: 0 }),
   clipValue: param.number({ description: 'Clip every gradient element into [-clipValue, clipValue].', exclusiveMinimum: 0 }),
+  checkpointEvery: param.integer({ description: 'Save a checkpoint every this many steps, besides every epoch end (default: a tenth of the run).', minimum: 1 }),
+  keepCheckpoints: param.integer({ description: 'How many of the newest checkpoints to keep.', default: 3, minimum: 1 }),
 };
 
 export function objectSchema(params: ParamSchema<unknown>, description: string): JsonSchema {

@@ -14,6 +14,10 @@ import {
   type Metric,
   type SequentialModelConfig,
 } from '@dlexp/layers';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError } from '@dlexp/core';
+import { writeFileAtomic } from '../run/run-directory';
 import { ModelConfigError, type Batch, type MetricSums, type ModelContext, type TrainableModel } from './model';
 
 type Entry = { type: string; [key: string]: unknown };
@@ -108,8 +112,55 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
     return Array.isArray(result) ? (result as tf.Tensor[]) : [result as tf.Tensor];
   };
   print(formatModelSummary(modelSummary(built)));
+  const weightsByName = () => new Map(built.model.weights.map((w) => [w.originalName, w]));
+  const restore = (state: Map<string, tf.Tensor>) => {
+    for (const [name, weight] of weightsByName()) {
+      const value = state.get(name);
+      if (value === undefined) throw new DataError(`the saved state has no value for weight '${name}'`);
+      weight.write(value);
+    }
+  };
   return {
     trainableVariables: () => variables,
+    state: () => new Map([...weightsByName()].map(([name, w]) => [name, w.read()])),
+    restore,
+    save: async (folder) => {
+      mkdirSync(folder, { recursive: true });
+      // TF.js Layers format (model.json + weights.bin), readable by tf.loadLayersModel.
+      await built.model.save(
+        tf.io.withSaveHandler(async (artifacts) => {
+          const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]);
+          writeFileAtomic(join(folder, 'weights.bin'), new Uint8Array(weightData));
+          const modelJson = {
+            modelTopology: artifacts.modelTopology,
+            format: 'layers-model',
+            generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+            convertedBy: null,
+            weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+          };
+          writeFileAtomic(join(folder, 'model.json'), `${JSON.stringify(modelJson)}\n`);
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
+    },
+    load: async (folder) => {
+      let manifest: { weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+      let data: Buffer;
+      try {
+        manifest = JSON.parse(readFileSync(join(folder, 'model.json'), 'utf8'));
+        data = readFileSync(join(folder, 'weights.bin'));
+      } catch (error) {
+        throw new DataError(`${folder}: cannot read the saved model: ${(error as Error).message}`);
+      }
+      const specs = manifest.weightsManifest.flatMap((group) => group.weights);
+      const buffer = new Uint8Array(data).buffer;
+      const named = tf.io.decodeWeights(buffer, specs);
+      try {
+        restore(new Map(Object.entries(named)));
+      } finally {
+        tf.dispose(Object.values(named));
+      }
+    },
     lossAndGradients: (batch, step) => {
       built.random.step = step;
       const { value, grads } = tf.variableGrads(() => {

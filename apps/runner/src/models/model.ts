@@ -22,6 +22,14 @@ export interface TrainableModel {
   evaluateBatch(batch: Batch): MetricSums;
   /** Named scalar values reported as plain metrics (the course's fetched k and b). */
   fetchedValues(): Record<string, number>;
+  /** Every tensor of the model's state by name, trainable or not (for checkpoints; not copies). */
+  state(): Map<string, tf.Tensor>;
+  /** Sets the model's state from `state()`-named tensors. */
+  restore(state: Map<string, tf.Tensor>): void;
+  /** Saves the trained model into a folder (TF.js Layers format where the model has one). */
+  save(folder: string): Promise<void>;
+  /** Loads weights saved by `save`. */
+  load(folder: string): Promise<void>;
   /** Rows of predictions to save with the run, if the model declares any. */
   predictions?(batch: Batch): { file: string; columns: Record<string, number[]> } | undefined;
   dispose(): void;

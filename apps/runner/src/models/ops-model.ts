@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { fillEntry, param, type RegistryEntry } from '@dlexp/core';
 import { buildOpGraph, OpGraphError, Session, type Graph } from '@dlexp/graph';
+import { mkdirSync } from 'node:fs';
 import { ModelConfigError, type Batch, type MetricSums, type ModelContext, type TrainableModel } from './model';
+import { readTensors, writeTensors } from '../run/checkpoints';
 
 export interface OpsModelConfig {
   placeholders: Record<string, { shape?: (number | null)[]; feature?: string }>;
@@ -109,8 +111,29 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
       }
       return feeds;
     };
+    const restore = (state: Map<string, tf.Tensor>) => {
+      for (const [name, variable] of session.variables()) {
+        const value = state.get(name);
+        if (value === undefined) throw new ModelConfigError([{ path: ['variables', name], message: `the saved state has no value for variable '${name}'` }]);
+        variable.assign(value);
+      }
+    };
     return {
       trainableVariables: () => session.variables({ trainableOnly: true }),
+      state: () => session.variables() as Map<string, tf.Tensor>,
+      restore,
+      save: async (folder) => {
+        mkdirSync(folder, { recursive: true });
+        writeTensors(folder, session.variables());
+      },
+      load: async (folder) => {
+        const saved = readTensors(folder);
+        try {
+          restore(saved);
+        } finally {
+          tf.dispose([...saved.values()]);
+        }
+      },
       lossAndGradients: (batch) => {
         const { value, grads } = session.gradients(config.loss, feedsOf(batch));
         return { loss: value, grads };

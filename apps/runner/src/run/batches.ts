@@ -27,13 +27,13 @@ export function splitTensors(split: InMemorySplit, start: number, end: number, o
  * The batches of one epoch, shuffled by a permutation that depends only on (seed, epoch), so any
  * epoch can be replayed without replaying the ones before it. The final batch may be partial.
  */
-export function* batchesOf(split: InMemorySplit, options: { batchSize: number; shuffle: boolean; seed: number; epoch: number }): Generator<Batch> {
+export function* batchesOf(split: InMemorySplit, options: { batchSize: number; shuffle: boolean; seed: number; epoch: number; startBatch?: number }): Generator<Batch> {
   let order: Int32Array | undefined;
   if (options.shuffle && options.batchSize < split.size) {
     order = Int32Array.from({ length: split.size }, (_, i) => i);
     new RandomStream(options.seed, 'shuffle', options.epoch).shuffle(order);
   }
-  for (let start = 0; start < split.size; start += options.batchSize) {
+  for (let start = (options.startBatch ?? 0) * options.batchSize; start < split.size; start += options.batchSize) {
     yield splitTensors(split, start, Math.min(split.size, start + options.batchSize), order);
   }
 }

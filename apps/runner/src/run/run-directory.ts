@@ -1,9 +1,9 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@dlexp/core';
 
 /** Writes a file so that readers see either the old content or the whole new one, never half. */
-export function writeFileAtomic(file: string, content: string): void {
+export function writeFileAtomic(file: string, content: string | Uint8Array): void {
   const temporary = `${file}.tmp-${process.pid}`;
   writeFileSync(temporary, content);
   renameSync(temporary, file);
@@ -37,6 +37,21 @@ export class RunDirectory {
     }
     mkdirSync(path, { recursive: true });
     return new RunDirectory(path);
+  }
+
+  /** An existing run's folder (for resume and evaluate). */
+  static open(path: string): RunDirectory {
+    if (!existsSync(join(path, 'invocation.json'))) {
+      throw new ConfigError(`${path}: not a run directory (it has no invocation.json)`);
+    }
+    return new RunDirectory(path);
+  }
+
+  /** Keeps the first `rows` lines of metrics.jsonl: what a resumed run has already logged. */
+  truncateMetrics(rows: number): void {
+    const file = this.file('metrics.jsonl');
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+    writeFileAtomic(file, lines.slice(0, rows).map((l) => `${l}\n`).join(''));
   }
 
   file(name: string): string {

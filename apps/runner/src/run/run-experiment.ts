@@ -10,13 +10,31 @@ import { ModelConfigError, type TrainableModel } from '../models/model';
 import type { Registries } from '../registries';
 import { checkExpectations, type ExpectationResult } from './expectations';
 import { RunDirectory } from './run-directory';
+import { Checkpoints } from './checkpoints';
+import { createProgress } from './progress';
 import { expectationsTable, metricsTable } from './tables';
-import { collectPredictions, trainModel } from './train-loop';
+import { collectPredictions, evaluateSplit, trainModel } from './train-loop';
 import { collectVersions } from './versions';
+
+/** What a run was started with, so `resume` and `evaluate` rebuild exactly the same experiment. */
+export interface Invocation {
+  file: string;
+  quick: boolean;
+  set: string[];
+  seed?: number;
+  backend?: string;
+  configHash: string;
+}
 
 export interface RunOptions {
   /** Exactly this run directory (`--out`). */
   out?: string;
+  /** Continue the run in this existing directory from its newest checkpoint. */
+  resume?: string;
+  /** The command-line options that produced `experiment` (recorded in invocation.json). */
+  invocation?: Omit<Invocation, 'configHash'>;
+  /** Show a progress bar (a terminal) instead of only plain lines. */
+  interactive?: boolean;
   /** Where `runs/` goes when --out is not given. */
   root: string;
   /** Command-line options the run was started with, recorded for `resume`. */
@@ -95,10 +113,23 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
     ) as { type: string };
     const optimizer = createOptimizer(registries.optimizers, optimizerConfig, { schedules: registries.schedules }, before);
 
-    const directory = RunDirectory.create({ ...(options.out !== undefined ? { out: options.out } : {}), root: options.root, name: config.name, seed: config.seed, now: startedAt });
     const hash = configHash(config);
-    directory.write('config.resolved.yaml', `# ${config.name}: resolved from ${experiment.source.file}${options.argv.length > 0 ? ` with ${options.argv.join(' ')}` : ''}\n# config hash ${hash}\n${stringify(config)}`);
-    directory.write('metrics.jsonl', '');
+    let directory: RunDirectory;
+    let resumeFrom: ReturnType<Checkpoints['latest']>;
+    if (options.resume !== undefined) {
+      directory = RunDirectory.open(options.resume);
+      resumeFrom = new Checkpoints(directory.file('checkpoints'), config.train.keepCheckpoints).latest();
+      directory.truncateMetrics(resumeFrom?.state.loggedRows ?? 0);
+      options.print(resumeFrom === undefined ? 'no checkpoint yet: starting again from step 0' : `resuming from step ${resumeFrom.state.step}`);
+    } else {
+      directory = RunDirectory.create({ ...(options.out !== undefined ? { out: options.out } : {}), root: options.root, name: config.name, seed: config.seed, now: startedAt });
+      directory.write('config.resolved.yaml', `# ${config.name}: resolved from ${experiment.source.file}${options.argv.length > 0 ? ` with ${options.argv.join(' ')}` : ''}\n# config hash ${hash}\n${stringify(config)}`);
+      directory.write('metrics.jsonl', '');
+      const invocation: Invocation = { ...(options.invocation ?? { file: experiment.file, quick: false, set: [] }), configHash: hash };
+      directory.write('invocation.json', `${JSON.stringify(invocation, null, 2)}\n`);
+    }
+    const checkpoints = new Checkpoints(directory.file('checkpoints'), config.train.keepCheckpoints);
+    const progress = createProgress(options.print, options.interactive === true);
     options.print(`${config.name}: ${dataset.description}; backend ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}`);
 
     let interruptedBy: string | undefined;
@@ -126,10 +157,17 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
         seed: config.seed,
         log: (row) => {
           directory.appendMetrics(row);
-          options.print(formatLogRow(row));
+          progress.line(formatLogRow(row));
         },
         interrupted: () => interruptedBy !== undefined,
+        checkpoints,
+        ...(resumeFrom !== undefined ? { resumeFrom } : {}),
+        progress: (step, total, loss) => progress.update(step, total, loss),
       });
+      progress.stop();
+      if (resumeFrom !== undefined) tf.dispose([...resumeFrom.tensors.values()]);
+      if (result.status === 'completed') await model.save(directory.file('model'));
+      if (result.status === 'interrupted') options.print(`interrupted by ${interruptedBy}: checkpoint saved at step ${result.steps}; continue with: runner resume ${directory.path}`);
       const predictions = collectPredictions(model, splits.train);
       if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
       const expectations = result.status === 'completed' ? checkExpectations(experiment.expectations, result.metrics) : [];
@@ -151,6 +189,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       const exitCode = result.status === 'interrupted' ? 130 : unmet.length > 0 ? 1 : 0;
       return { status: result.status, runDirectory: directory.path, metrics: result.metrics, expectations, exitCode };
     } catch (error) {
+      progress.stop();
       summary['error'] = (error as Error).message;
       summary['timing'] = { startedAt: startedAt.toISOString(), totalMs: Date.now() - startedAt.getTime() };
       directory.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
@@ -184,4 +223,22 @@ function toCsv(columns: Record<string, number[]>): string {
   const lines = [names.join(',')];
   for (let i = 0; i < rows; i++) lines.push(names.map((n) => String(columns[n]![i])).join(','));
   return `${lines.join('\n')}\n`;
+}
+
+/** Restores a saved model and measures it on one split (the course's restore-and-test). */
+export async function evaluateRun(experiment: LoadedExperiment, registries: Registries, modelFolder: string, splitName: string, print: (line: string) => void): Promise<Record<string, number>> {
+  await activateBackend(experiment.resolved.backend, { log: print });
+  const dataset = await loadData(experiment, registries);
+  const split = (dataset.splits as Partial<Record<string, InMemorySplit>>)[splitName];
+  if (split === undefined) {
+    throw new ConfigError(`the dataset has no '${splitName}' split (it has: ${Object.keys(dataset.splits).join(', ')})`);
+  }
+  const model = buildModel(experiment, registries, (dataset.splits.train ?? split) as InMemorySplit, () => undefined);
+  try {
+    await model.load(modelFolder);
+    const metrics = Object.fromEntries(Object.entries(evaluateSplit(model, split)).map(([k, v]) => [`${splitName}.${k}`, v]));
+    return metrics;
+  } finally {
+    model.dispose();
+  }
 }

@@ -5,6 +5,7 @@ import type { Optimizer } from '@dlexp/optim';
 import type { TrainConfig } from '../config/sections';
 import type { Batch, MetricSums, TrainableModel } from '../models/model';
 import { batchesOf, splitTensors } from './batches';
+import type { Checkpoints, LoopState } from './checkpoints';
 
 export interface TrainInputs {
   model: TrainableModel;
@@ -16,6 +17,11 @@ export interface TrainInputs {
   log(row: Record<string, number>): void;
   /** Polled between steps: true after Ctrl-C / SIGTERM. */
   interrupted(): boolean;
+  checkpoints?: Checkpoints;
+  /** A checkpoint to continue from (resume). */
+  resumeFrom?: { state: LoopState; tensors: Map<string, tf.Tensor> };
+  /** Told about progress after every step (a progress bar). */
+  progress?(step: number, totalSteps: number, loss: number): void;
 }
 
 export interface TrainResult {
@@ -29,52 +35,93 @@ export interface TrainResult {
 /** Examples per evaluation batch: bounded so evaluating a large split does not hold it all at once. */
 const EVALUATION_BATCH = 1000;
 
+/** The budget of a run in steps, from the config and the training split's size. */
+export function planSteps(train: TrainConfig, trainSize: number): { batchSize: number; stepsPerEpoch: number; totalSteps: number; logEvery: number; checkpointEvery: number } {
+  const batchSize = Math.min(train.batchSize ?? trainSize, trainSize);
+  const stepsPerEpoch = Math.ceil(trainSize / batchSize);
+  const totalSteps = train.steps ?? stepsPerEpoch * train.epochs!;
+  const logEvery = train.logEvery ?? (train.epochs !== undefined ? stepsPerEpoch : totalSteps <= 100 ? 1 : Math.ceil(totalSteps / 100));
+  // At least ten checkpoints per run (so even a --quick run saves several) unless told otherwise.
+  const checkpointEvery = train.checkpointEvery ?? Math.max(1, Math.floor(totalSteps / 10));
+  return { batchSize, stepsPerEpoch, totalSteps, logEvery, checkpointEvery };
+}
+
+/** All tensors a checkpoint holds: the model's state and the optimizer's slots. */
+function checkpointTensors(model: TrainableModel, optimizer: Optimizer): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, tensor] of model.state()) out.set(`model/${name}`, tensor);
+  for (const [name, slot] of optimizer.slots(model.trainableVariables())) out.set(`optimizer/${name}`, slot);
+  return out;
+}
+
+function restoreCheckpoint(model: TrainableModel, optimizer: Optimizer, tensors: Map<string, tf.Tensor>): void {
+  const modelState = new Map<string, tf.Tensor>();
+  for (const [name, tensor] of tensors) if (name.startsWith('model/')) modelState.set(name.slice('model/'.length), tensor);
+  model.restore(modelState);
+  const slots = optimizer.slots(model.trainableVariables());
+  for (const [name, slot] of slots) {
+    const saved = tensors.get(`optimizer/${name}`);
+    if (saved === undefined) throw new RunError(`the checkpoint has no optimizer slot '${name}'; was it written by another optimizer?`);
+    slot.assign(saved);
+  }
+}
+
 /**
  * The one train loop: learning rate → batch → loss and gradients → (clip →) step → NaN check →
- * log → evaluate at the end. Budgets are steps or epochs; a step is one optimizer update.
+ * log → evaluate → checkpoint. Budgets are steps or epochs; a step is one optimizer update.
+ * Shuffling, dropout and initialization depend only on (seed, step or epoch, purpose), so a run
+ * resumed from a checkpoint replays exactly what the uninterrupted run would have done.
  */
 export function trainModel(inputs: TrainInputs): TrainResult {
   const { model, optimizer, train } = inputs;
   const trainSplit = inputs.splits.train;
   if (trainSplit === undefined) throw new RunError('the dataset has no train split');
-  const batchSize = Math.min(train.batchSize ?? trainSplit.size, trainSplit.size);
-  const stepsPerEpoch = Math.ceil(trainSplit.size / batchSize);
-  const totalSteps = train.steps ?? stepsPerEpoch * train.epochs!;
-  const logEvery = train.logEvery ?? (train.epochs !== undefined ? stepsPerEpoch : totalSteps <= 100 ? 1 : Math.ceil(totalSteps / 100));
+  const { batchSize, stepsPerEpoch, totalSteps, logEvery, checkpointEvery } = planSteps(train, trainSplit.size);
   const variables = model.trainableVariables();
-  const started = performance.now();
-  let lastFiniteLoss: number | undefined;
-  let lossSum = 0;
-  let lossCount = 0;
-  let step = 0;
+  const loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, lastFiniteLoss: null, elapsedMs: 0, loggedRows: 0 };
+  if (inputs.resumeFrom !== undefined) {
+    restoreCheckpoint(model, optimizer, inputs.resumeFrom.tensors);
+    Object.assign(loop, inputs.resumeFrom.state);
+  }
+  const started = performance.now() - loop.elapsedMs;
+  const elapsed = () => performance.now() - started;
+  const saveCheckpoint = () => {
+    if (inputs.checkpoints === undefined) return;
+    loop.elapsedMs = elapsed();
+    inputs.checkpoints.save({ ...loop }, checkpointTensors(model, optimizer));
+  };
   let status: TrainResult['status'] = 'completed';
 
-  outer: for (let epoch = 0; step < totalSteps; epoch++) {
-    for (const batch of batchesOf(trainSplit, { batchSize, shuffle: train.shuffle, seed: inputs.seed, epoch })) {
+  outer: for (let epoch = Math.floor(loop.step / stepsPerEpoch); loop.step < totalSteps; epoch++) {
+    const startBatch = loop.step - epoch * stepsPerEpoch;
+    for (const batch of batchesOf(trainSplit, { batchSize, shuffle: train.shuffle, seed: inputs.seed, epoch, startBatch })) {
       if (inputs.interrupted()) {
         disposeBatch(batch);
         status = 'interrupted';
+        saveCheckpoint();
         break outer;
       }
+      const step = loop.step;
       const { loss, grads } = model.lossAndGradients(batch, step);
       optimizer.apply(grads, variables, step);
       const lossValue = loss.dataSync()[0]!;
       tf.dispose([loss, ...grads.values()]);
       disposeBatch(batch);
-      step++;
+      loop.step++;
       if (!Number.isFinite(lossValue)) {
         throw new RunError(
-          `the loss became ${lossValue} at step ${step}` +
-            (lastFiniteLoss === undefined ? ' (it was never finite)' : `; the last finite loss was ${lastFiniteLoss}`) +
+          `the loss became ${lossValue} at step ${loop.step}` +
+            (loop.lastFiniteLoss === null ? ' (it was never finite)' : `; the last finite loss was ${loop.lastFiniteLoss}`) +
             '; try a smaller learning rate or gradient clipping (train.clipGlobalNorm)',
         );
       }
-      lastFiniteLoss = lossValue;
-      lossSum += lossValue;
-      lossCount++;
-      const epochEnd = step % stepsPerEpoch === 0;
-      if (step % logEvery === 0 || step === 1 || step === totalSteps || (epochEnd && train.epochs !== undefined)) {
-        const row: Record<string, number> = { step, epoch: step / stepsPerEpoch, 'train.loss': lossSum / lossCount, ...model.fetchedValues() };
+      loop.lastFiniteLoss = lossValue;
+      loop.lossSum += lossValue;
+      loop.lossCount++;
+      inputs.progress?.(loop.step, totalSteps, lossValue);
+      const epochEnd = loop.step % stepsPerEpoch === 0;
+      if (loop.step % logEvery === 0 || loop.step === 1 || loop.step === totalSteps || (epochEnd && train.epochs !== undefined)) {
+        const row: Record<string, number> = { step: loop.step, epoch: loop.step / stepsPerEpoch, 'train.loss': loop.lossSum / loop.lossCount, ...model.fetchedValues() };
         // Epoch-based runs evaluate the held-out splits at every epoch end, as the course prints them.
         if (epochEnd && train.epochs !== undefined) {
           for (const name of ['validation', 'test'] as const) {
@@ -83,22 +130,26 @@ export function trainModel(inputs: TrainInputs): TrainResult {
             for (const [metric, value] of Object.entries(evaluateSplit(model, split))) row[`${name}.${metric}`] = value;
           }
         }
-        row['timeMs'] = Math.round(performance.now() - started);
+        row['timeMs'] = Math.round(elapsed());
         inputs.log(row);
-        lossSum = 0;
-        lossCount = 0;
+        loop.loggedRows++;
+        loop.lossSum = 0;
+        loop.lossCount = 0;
       }
-      if (step >= totalSteps) break outer;
+      if (loop.step < totalSteps && (loop.step % checkpointEvery === 0 || epochEnd)) saveCheckpoint();
+      if (loop.step >= totalSteps) break outer;
     }
   }
-  const trainMs = performance.now() - started;
+  const trainMs = elapsed();
   const metrics: Record<string, number> = {};
-  for (const [name, split] of Object.entries(inputs.splits)) {
-    if (split === undefined) continue;
-    for (const [metric, value] of Object.entries(evaluateSplit(model, split))) metrics[`${name}.${metric}`] = value;
+  if (status === 'completed') {
+    for (const [name, split] of Object.entries(inputs.splits)) {
+      if (split === undefined) continue;
+      for (const [metric, value] of Object.entries(evaluateSplit(model, split))) metrics[`${name}.${metric}`] = value;
+    }
+    Object.assign(metrics, model.fetchedValues());
   }
-  Object.assign(metrics, model.fetchedValues());
-  return { status, steps: step, epochs: step / stepsPerEpoch, metrics, trainMs };
+  return { status, steps: loop.step, epochs: loop.step / stepsPerEpoch, metrics, trainMs };
 }
 
 /** Exact means over a whole split. */
