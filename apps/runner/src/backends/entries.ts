@@ -5,9 +5,10 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { RegistryEntry } from '@dlexp/core';
-import { packageMainDir, packageVersion, tryImport } from './load';
+import { packageMainDir, packageMainFile, packageVersion, tryImport } from './load';
 import type { Backend, BackendContext, BackendProbe, RequestMode, UnusableBackend, UsableBackend } from './types';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { initThreadedWasm } from './wasm-threads';
 
 export type BackendEntry = RegistryEntry<Record<string, never>, BackendContext, Backend>;
 
@@ -270,11 +271,25 @@ function createWasm(context: BackendContext): Backend {
       }
       registerWasmTrainingKernels();
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return {
+      const wanted = context.wasmThreads ?? 1;
+      let note: string | undefined;
+      if (wanted > 1) {
+        if (tf.engine().registry['wasm'] === undefined) {
+          const started = await initThreadedWasm(loaded.module, packageMainFile(specifier), wanted);
+          if (started.threads < wanted) note = `asked for ${wanted} wasm threads, XNNPACK runs ${started.threads}`;
+        } else {
+          note = `wasm threads: the backend is already running single-threaded in this process; ${wanted} threads need a fresh process`;
+        }
+      }
+      const getThreadsCount = loaded.module['getThreadsCount'] as (() => number) | undefined;
+      const threads = tf.engine().registry['wasm'] !== undefined && getThreadsCount !== undefined ? getThreadsCount() : 1;
+      const probe: UsableBackend = {
         usable: true,
-        device: `${cpuName()}, ${simd === true ? 'SIMD' : 'no SIMD'}, 1 thread`,
+        device: `${cpuName()}, ${simd === true ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}`,
         versions: { ...coreVersions(), 'tfjs-backend-wasm': String(loaded.module['version_wasm'] ?? packageVersion(specifier) ?? 'unknown') },
       };
+      if (note !== undefined) probe.note = note;
+      return probe;
     },
   };
 }

@@ -62,6 +62,11 @@ export function packageVersion(name: string): string | undefined {
   }
 }
 
+/** A package's main file (for wasm: its Node bundle). */
+export function packageMainFile(name: string): string {
+  return localRequire.resolve(name);
+}
+
 /** The folder of a package's main file (the wasm binaries sit beside it in dist/). */
 export function packageMainDir(name: string): string {
   return path.dirname(localRequire.resolve(name));

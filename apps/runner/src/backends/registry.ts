@@ -21,6 +21,8 @@ export interface ActivateOptions {
   /** Replaces dynamic import(); tests use it to stand in for packages that cannot install here. */
   importModule?: ModuleImporter;
   registry?: BackendRegistry;
+  /** XNNPACK threads for wasm; above 1 starts its multi-threaded build. Default 1. */
+  wasmThreads?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface ActivateOptions {
 export async function activateBackend(requested: string, options: ActivateOptions): Promise<ActiveBackend> {
   const registry = options.registry ?? createBackendRegistry();
   const context: BackendContext = { importModule: options.importModule ?? defaultImporter, log: options.log };
+  if (options.wasmThreads !== undefined) context.wasmThreads = options.wasmThreads;
   if (requested !== AUTO && !registry.has(requested)) {
     throw new ConfigError(new UnknownNameError('backend', requested, [AUTO, ...registry.names()]).message);
   }

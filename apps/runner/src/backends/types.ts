@@ -8,6 +8,11 @@ export type RequestMode = 'auto' | 'explicit';
 export interface BackendContext {
   importModule: ModuleImporter;
   log: (line: string) => void;
+  /**
+   * Threads for the wasm backend's XNNPACK pool. 1 (the default) runs the single-threaded SIMD
+   * build; more starts the multi-threaded build on Node worker threads (see wasm-threads.ts).
+   */
+  wasmThreads?: number;
 }
 
 /** A backend that can be switched to, with what to record about it. */

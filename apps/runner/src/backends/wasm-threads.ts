@@ -12,12 +12,37 @@
  * swaps the main-script Blob in the worker's 'load' message for the file path. Nothing in
  * node_modules changes, and the hooks are removed once the backend is up.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 
 const MAIN_SCRIPT_MARK = 'var WasmBackendModuleThreadedSimd';
+
+/**
+ * The main script is the factory function's source text, which in the package's Node bundle
+ * refers to names defined elsewhere in that bundle and absent in a worker: Node modules under the
+ * bundler's names (`var require$$0 = require('fs')`), `commonjsGlobal`, and inlined tslib helpers
+ * (`__values`, ...). This prologue defines them: the module names read from the bundle's own
+ * declarations, the helpers from the tslib package (the same code the bundle inlines).
+ */
+function mainScriptPrologue(bundleFile: string, factorySource: string): string {
+  const bundle = readFileSync(bundleFile, 'utf8');
+  const lines = ['var commonjsGlobal = globalThis;'];
+  for (const [, name, module] of bundle.matchAll(/^var (require\$\$\d+) = require\('([\w:/-]+)'\);?$/gm)) {
+    lines.push(`var ${name} = require(${JSON.stringify(module)});`);
+  }
+  const helpers = new Set(factorySource.match(/\b__(?:values|read|spreadArray|assign|awaiter|generator|extends|spread|rest)\b/g) ?? []);
+  if (helpers.size > 0) {
+    const tslib = localRequire.resolve('tslib');
+    lines.push(`var __tslib = require(${JSON.stringify(tslib)});`);
+    for (const helper of helpers) lines.push(`var ${helper} = __tslib.${helper};`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const localRequire = createRequire(import.meta.url);
 
 export interface ThreadedWasmResult {
   /** Threads XNNPACK reports using (1 when the single-threaded build runs). */
@@ -33,6 +58,7 @@ export interface ThreadedWasmResult {
  */
 export async function initThreadedWasm(
   wasmModule: { setThreadsCount?: (n: number) => void; getThreadsCount?: () => number },
+  bundleFile: string,
   threads?: number,
 ): Promise<ThreadedWasmResult> {
   if (tf.engine().registry['wasm'] !== undefined) throw new Error('the wasm backend is already initialised; the threaded build must be chosen before');
@@ -45,13 +71,14 @@ export async function initThreadedWasm(
   let files = 0;
 
   class RecordingBlob extends OriginalBlob {
-    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
-      super(parts, options);
+    constructor(...args: ConstructorParameters<typeof Blob>) {
+      super(...args);
+      const [parts] = args;
       if (parts !== undefined && parts.every((p) => typeof p === 'string')) {
         const text = parts.join('');
         texts.set(this, text);
         // The main script goes to a fixed path the worker prologue names.
-        if (text.startsWith(MAIN_SCRIPT_MARK)) writeFileSync(mainScript, text);
+        if (text.startsWith(MAIN_SCRIPT_MARK)) writeFileSync(mainScript, mainScriptPrologue(bundleFile, text) + text);
       }
     }
   }
@@ -71,7 +98,16 @@ export async function initThreadedWasm(
   };
 
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-  if (threads !== undefined) wasmModule.setThreadsCount?.(threads);
+  const cores = os.cpus().length;
+  wasmModule.setThreadsCount?.(threads ?? cores);
+  // The backend caps its thread pool at half the logical cores it is told about (it assumes two
+  // hardware threads per core), and asks through os.cpus() in Node: on a 2-vCPU machine that
+  // means one thread. Report twice the cores while it initialises so the cap is the real count.
+  const originalCpus = os.cpus;
+  os.cpus = () => {
+    const real = originalCpus();
+    return [...real, ...real];
+  };
   globalThis.Blob = RecordingBlob;
   URL.createObjectURL = createObjectURL;
   try {
@@ -80,6 +116,7 @@ export async function initThreadedWasm(
   } finally {
     globalThis.Blob = OriginalBlob;
     URL.createObjectURL = originalCreateObjectURL;
+    os.cpus = originalCpus;
   }
   return { threads: wasmModule.getThreadsCount?.() ?? 1, scriptDir };
 }

@@ -63,7 +63,7 @@ export function configHash(config: unknown): string {
 }
 
 /** Loads the dataset, turning problems with data files into config errors at `data`. */
-async function loadData(experiment: LoadedExperiment, registries: Registries): Promise<LoadedDataset> {
+export async function loadData(experiment: LoadedExperiment, registries: Registries): Promise<LoadedDataset> {
   const { data, seed } = experiment.resolved;
   try {
     return await registries.datasets.get(data.type).create(data, { seed, resolvePath: experiment.resolvePath });
@@ -75,7 +75,7 @@ async function loadData(experiment: LoadedExperiment, registries: Registries): P
   }
 }
 
-function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit, print: (line: string) => void): TrainableModel {
+export function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit, print: (line: string) => void): TrainableModel {
   const { model, seed } = experiment.resolved;
   const features = Object.fromEntries(Object.entries(train.columns).map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape.slice(1) }]));
   try {
@@ -88,6 +88,18 @@ function buildModel(experiment: LoadedExperiment, registries: Registries, train:
     }
     throw error;
   }
+}
+
+/** The configured optimizer, with gradient clipping first when asked for. */
+export function buildOptimizer(train: LoadedExperiment['resolved']['train'], registries: Registries) {
+  const before = [
+    ...(train.clipValue !== undefined ? [clipByValue(train.clipValue)] : []),
+    ...(train.clipGlobalNorm !== undefined ? [clipByGlobalNorm(train.clipGlobalNorm)] : []),
+  ];
+  const optimizerConfig = fillEntry('optimizer', train.optimizer, (kind, name) =>
+    kind === 'optimizer' ? registries.optimizers.get(name).params : registries.schedules.get(name).params,
+  ) as { type: string };
+  return createOptimizer(registries.optimizers, optimizerConfig, { schedules: registries.schedules }, before);
 }
 
 /**
@@ -104,14 +116,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   tf.engine().startScope();
   try {
     const model = buildModel(experiment, registries, splits.train, options.print);
-    const before = [
-      ...(config.train.clipValue !== undefined ? [clipByValue(config.train.clipValue)] : []),
-      ...(config.train.clipGlobalNorm !== undefined ? [clipByGlobalNorm(config.train.clipGlobalNorm)] : []),
-    ];
-    const optimizerConfig = fillEntry('optimizer', config.train.optimizer, (kind, name) =>
-      kind === 'optimizer' ? registries.optimizers.get(name).params : registries.schedules.get(name).params,
-    ) as { type: string };
-    const optimizer = createOptimizer(registries.optimizers, optimizerConfig, { schedules: registries.schedules }, before);
+    const optimizer = buildOptimizer(config.train, registries);
 
     const hash = configHash(config);
     let directory: RunDirectory;
@@ -149,7 +154,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       versions: { ...collectVersions(), ...backend.versions },
     };
     try {
-      const result = trainModel({
+      const result = await trainModel({
         model,
         optimizer,
         train: config.train,

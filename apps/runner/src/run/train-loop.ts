@@ -72,7 +72,7 @@ function restoreCheckpoint(model: TrainableModel, optimizer: Optimizer, tensors:
  * Shuffling, dropout and initialization depend only on (seed, step or epoch, purpose), so a run
  * resumed from a checkpoint replays exactly what the uninterrupted run would have done.
  */
-export function trainModel(inputs: TrainInputs): TrainResult {
+export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   const { model, optimizer, train } = inputs;
   const trainSplit = inputs.splits.train;
   if (trainSplit === undefined) throw new RunError('the dataset has no train split');
@@ -95,6 +95,8 @@ export function trainModel(inputs: TrainInputs): TrainResult {
   outer: for (let epoch = Math.floor(loop.step / stepsPerEpoch); loop.step < totalSteps; epoch++) {
     const startBatch = loop.step - epoch * stepsPerEpoch;
     for (const batch of batchesOf(trainSplit, { batchSize, shuffle: train.shuffle, seed: inputs.seed, epoch, startBatch })) {
+      // Let signal handlers run between steps, so Ctrl-C is seen at the next step.
+      await new Promise((resolve) => setImmediate(resolve));
       if (inputs.interrupted()) {
         disposeBatch(batch);
         status = 'interrupted';

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runner, temporaryFolder } from './helpers';
+
+const SOFTMAX = 'experiments/mnist-softmax.yaml';
+
+function metricsWithoutTime(dir: string): Record<string, number>[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { timeMs: _t, ...rest } = JSON.parse(line) as Record<string, number>;
+      return rest;
+    });
+}
+
+const summaryOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+
+/** Starts a run in the background and stops it with `signal` once it has written `checkpoints` checkpoints. */
+async function startAndStop(args: string[], out: string, signal: NodeJS.Signals, checkpoints: number): Promise<number | null> {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'runner'), [...args, '--out', out], { cwd: ROOT, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const folder = join(out, 'checkpoints');
+    if (existsSync(folder) && readdirSync(folder).filter((n) => n.startsWith('step-')).length >= checkpoints) break;
+  }
+  child.kill(signal);
+  return exited;
+}
+
+describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
+  const args = [SOFTMAX, '--quick', '--backend', backend, '--set', 'train.checkpointEvery=3', '--set', 'train.epochs=3'];
+
+  it('is reproducible: the same config, seed and backend give the same metrics.jsonl apart from timeMs', () => {
+    const [a, b] = [1, 2].map(() => {
+      const out = join(temporaryFolder('repeat-'), 'run');
+      expect(runner([...args, '--out', out]).status).toBe(0);
+      return out;
+    });
+    expect(metricsWithoutTime(a!)).toEqual(metricsWithoutTime(b!));
+    expect(summaryOf(a!).metrics).toEqual(summaryOf(b!).metrics);
+  });
+
+  it('resumes a run killed with SIGKILL mid-epoch to exactly the metrics and weights of an uninterrupted run', async () => {
+    const whole = join(temporaryFolder('whole-'), 'run');
+    expect(runner([...args, '--out', whole]).status).toBe(0);
+    const killed = join(temporaryFolder('killed-'), 'run');
+    await startAndStop(args, killed, 'SIGKILL', 2);
+    expect(existsSync(join(killed, 'summary.json'))).toBe(false);
+    const resumed = runner(['resume', killed]);
+    expect(resumed.stdout).toMatch(/resuming from step \d+/);
+    expect(resumed.status).toBe(0);
+    expect(metricsWithoutTime(killed)).toEqual(metricsWithoutTime(whole));
+    expect(summaryOf(killed).metrics).toEqual(summaryOf(whole).metrics);
+    expect(readFileSync(join(killed, 'model', 'weights.bin')).equals(readFileSync(join(whole, 'model', 'weights.bin')))).toBe(true);
+  });
+});
+
+describe('interrupting and restoring', () => {
+  it('SIGINT saves a checkpoint, marks the run interrupted, and resume completes it', async () => {
+    const out = join(temporaryFolder('sigint-'), 'run');
+    const code = await startAndStop([SOFTMAX, '--quick', '--backend', 'cpu', '--set', 'train.epochs=6', '--set', 'train.checkpointEvery=2'], out, 'SIGINT', 1);
+    expect(code).toBe(130);
+    const summary = summaryOf(out);
+    expect(summary.status).toBe('interrupted');
+    expect(runner(['resume', out]).status).toBe(0);
+    expect(summaryOf(out).status).toBe('completed');
+    expect(runner(['resume', out]).stderr).toMatch(/already completed/);
+  });
+
+  it('evaluate restores the saved model (TF.js Layers format) and reproduces its test metrics', () => {
+    const out = join(temporaryFolder('evaluate-'), 'run');
+    expect(runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out]).status).toBe(0);
+    const model = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8'));
+    expect(model.format).toBe('layers-model');
+    expect(model.weightsManifest[0].paths).toEqual(['weights.bin']);
+    const result = runner(['evaluate', out, '--split', 'test']);
+    expect(result.status).toBe(0);
+    const accuracy = summaryOf(out).metrics['test.accuracy'] as number;
+    expect(result.stdout).toMatch(new RegExp(`test\\.accuracy\\s+│ ${accuracy.toPrecision(4).replace(/0+$/, '').replace('.', '\\.')}`));
+    expect(runner(['evaluate', out, '--split', 'nope']).status).toBe(2);
+  });
+});
+
+describe('grid sweeps', () => {
+  it('run one trial per combination and name the best in <out>/summary.json', () => {
+    const out = join(temporaryFolder('sweep-'), 'sweep');
+    const result = runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--backend', 'cpu', '--out', out]);
+    expect(result.status).toBe(0);
+    expect(readdirSync(join(out, 'trials')).sort()).toEqual(['trial-001', 'trial-002']);
+    const summary = summaryOf(out);
+    expect(summary.sweep).toMatchObject({ method: 'grid', metric: 'test.accuracy', goal: 'maximize' });
+    expect(summary.trials.map((t: { parameters: unknown }) => t.parameters)).toEqual([
+      { 'model.loss.type': 'meanSquaredError' },
+      { 'model.loss.type': 'categoricalCrossentropy' },
+    ]);
+    for (const trial of summary.trials) {
+      expect(trial.status).toBe('completed');
+      expect(summaryOf(join(out, trial.runDirectory)).metrics['test.accuracy']).toBe(trial.metrics['test.accuracy']);
+    }
+    const best = [...summary.trials].sort((a, b) => b.metrics['test.accuracy'] - a.metrics['test.accuracy'])[0];
+    expect(summary.best.id).toBe(best.id);
+    expect(result.stdout).toMatch(/best: trial-00\d \(test\.accuracy = /);
+  });
+  it('validate every trial before running any', () => {
+    const out = join(temporaryFolder('sweep-bad-'), 'sweep');
+    const result = runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--out', out, '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/sweep:1:\d+: model\.loss\.type: unknown loss 'crossEntropy'/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
