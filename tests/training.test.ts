@@ -85,6 +85,18 @@ describe('interrupting and restoring', () => {
   });
 });
 
+describe('early stopping', () => {
+  it('stops when the watched metric stops improving, and says so in summary.json', () => {
+    const out = join(temporaryFolder('early-'), 'run');
+    const result = runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.epochs=30', '--set', 'train.earlyStopping={metric: test.loss, patience: 2, minDelta: 0.01}']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/early stopping: test\.loss did not improve for 2 epochs; stopped after epoch \d+/);
+    const summary = summaryOf(out);
+    expect(summary.stoppedEarlyAtEpoch).toBeLessThan(30);
+    expect(summary.timing.epochs).toBe(summary.stoppedEarlyAtEpoch);
+  });
+});
+
 describe('grid sweeps', () => {
   it('run one trial per combination and name the best in <out>/summary.json', () => {
     const out = join(temporaryFolder('sweep-'), 'sweep');

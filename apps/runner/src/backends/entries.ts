@@ -5,7 +5,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { RegistryEntry } from '@dlexp/core';
-import { packageMainDir, packageMainFile, packageVersion, tryImport } from './load';
+import { exported, packageMainDir, packageMainFile, packageVersion, tryImport } from './load';
 import type { Backend, BackendContext, BackendProbe, RequestMode, UnusableBackend, UsableBackend } from './types';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { initThreadedWasm } from './wasm-threads';
@@ -31,7 +31,7 @@ function cpuName(): string {
 /** Versions a libtensorflow package reports about itself (`version: {'tfjs-node': ..., tensorflow: ...}`). */
 function reportedVersions(module: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  const version = module['version'];
+  const version = exported(module, 'version');
   if (typeof version === 'object' && version !== null) {
     for (const [key, value] of Object.entries(version)) if (typeof value === 'string') out[key] = value;
   }
@@ -171,8 +171,8 @@ let dawnGpu: GpuLike | undefined;
  */
 function installNavigatorGpu(module: Record<string, unknown>): GpuLike {
   if (dawnGpu !== undefined) return dawnGpu;
-  const create = module['create'] as ((flags: string[]) => GpuLike) | undefined;
-  const globals = module['globals'] as Record<string, unknown> | undefined;
+  const create = exported(module, 'create') as ((flags: string[]) => GpuLike) | undefined;
+  const globals = exported(module, 'globals') as Record<string, unknown> | undefined;
   if (typeof create !== 'function' || globals === undefined) {
     throw new Error("the package 'webgpu' has no create()/globals exports");
   }
@@ -231,7 +231,7 @@ function createWebgpu(context: BackendContext): Backend {
       }
       const versions: Record<string, string> = {
         ...coreVersions(),
-        'tfjs-backend-webgpu': String(tfWebgpu.module['version_webgpu'] ?? packageVersion('@tensorflow/tfjs-backend-webgpu') ?? 'unknown'),
+        'tfjs-backend-webgpu': String(exported(tfWebgpu.module, 'version_webgpu') ?? packageVersion('@tensorflow/tfjs-backend-webgpu') ?? 'unknown'),
         webgpu: packageVersion('webgpu') ?? 'unknown',
       };
       const info = adapter.info ?? {};
@@ -261,7 +261,7 @@ function createWasm(context: BackendContext): Backend {
       }
       // In Node the .wasm binaries are read from disk: point the loader at the package's dist/.
       // Once the backend is initialised the paths are fixed (and setting them again throws).
-      const setWasmPaths = loaded.module['setWasmPaths'] as ((prefix: string) => void) | undefined;
+      const setWasmPaths = exported(loaded.module, 'setWasmPaths') as ((prefix: string) => void) | undefined;
       if (setWasmPaths !== undefined && tf.engine().registry['wasm'] === undefined) {
         try {
           setWasmPaths(`${packageMainDir(specifier)}/`);
@@ -281,12 +281,12 @@ function createWasm(context: BackendContext): Backend {
           note = `wasm threads: the backend is already running single-threaded in this process; ${wanted} threads need a fresh process`;
         }
       }
-      const getThreadsCount = loaded.module['getThreadsCount'] as (() => number) | undefined;
+      const getThreadsCount = exported(loaded.module, 'getThreadsCount') as (() => number) | undefined;
       const threads = tf.engine().registry['wasm'] !== undefined && getThreadsCount !== undefined ? getThreadsCount() : 1;
       const probe: UsableBackend = {
         usable: true,
         device: `${cpuName()}, ${simd === true ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}`,
-        versions: { ...coreVersions(), 'tfjs-backend-wasm': String(loaded.module['version_wasm'] ?? packageVersion(specifier) ?? 'unknown') },
+        versions: { ...coreVersions(), 'tfjs-backend-wasm': String(exported(loaded.module, 'version_wasm') ?? packageVersion(specifier) ?? 'unknown') },
       };
       if (note !== undefined) probe.note = note;
       return probe;

@@ -26,6 +26,16 @@ export async function tryImport(importModule: ModuleImporter, specifier: string)
   }
 }
 
+/**
+ * A named export of an imported module. A CommonJS package imported from ESM, or through a
+ * bundler, may carry its exports on `default` instead of the namespace itself.
+ */
+export function exported(module: Record<string, unknown>, name: string): unknown {
+  if (module[name] !== undefined) return module[name];
+  const fallback = module['default'];
+  return typeof fallback === 'object' && fallback !== null ? (fallback as Record<string, unknown>)[name] : undefined;
+}
+
 export function firstLine(text: string): string {
   const line = text.split('\n').find((l) => l.trim() !== '') ?? text;
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { exported } from './load';
 
 const MAIN_SCRIPT_MARK = 'var WasmBackendModuleThreadedSimd';
 
@@ -57,7 +58,7 @@ export interface ThreadedWasmResult {
  * paths are set. `threads` is XNNPACK's thread-pool size (default: the number of cores).
  */
 export async function initThreadedWasm(
-  wasmModule: { setThreadsCount?: (n: number) => void; getThreadsCount?: () => number },
+  wasmModule: Record<string, unknown>,
   bundleFile: string,
   threads?: number,
 ): Promise<ThreadedWasmResult> {
@@ -99,7 +100,9 @@ export async function initThreadedWasm(
 
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   const cores = os.cpus().length;
-  wasmModule.setThreadsCount?.(threads ?? cores);
+  const setThreadsCount = exported(wasmModule, 'setThreadsCount') as ((n: number) => void) | undefined;
+  const getThreadsCount = exported(wasmModule, 'getThreadsCount') as (() => number) | undefined;
+  setThreadsCount?.(threads ?? cores);
   // The backend caps its thread pool at half the logical cores it is told about (it assumes two
   // hardware threads per core), and asks through os.cpus() in Node: on a 2-vCPU machine that
   // means one thread. Report twice the cores while it initialises so the cap is the real count.
@@ -118,5 +121,5 @@ export async function initThreadedWasm(
     URL.createObjectURL = originalCreateObjectURL;
     os.cpus = originalCpus;
   }
-  return { threads: wasmModule.getThreadsCount?.() ?? 1, scriptDir };
+  return { threads: getThreadsCount?.() ?? 1, scriptDir };
 }

@@ -21,6 +21,14 @@ export interface TrainConfig {
   clipValue?: number;
   checkpointEvery?: number;
   keepCheckpoints: number;
+  earlyStopping?: EarlyStoppingConfig;
+}
+
+export interface EarlyStoppingConfig {
+  metric: string;
+  goal?: 'minimize' | 'maximize';
+  patience?: number;
+  minDelta?: number;
 }
 
 const expectationSchema: JsonSchema = {
@@ -52,6 +60,20 @@ export const trainParams: ParamSchema<TrainConfig> = {
   clipValue: param.number({ description: 'Clip every gradient element into [-clipValue, clipValue].', exclusiveMinimum: 0 }),
   checkpointEvery: param.integer({ description: 'Save a checkpoint every this many steps, besides every epoch end (default: a tenth of the run).', minimum: 1 }),
   keepCheckpoints: param.integer({ description: 'How many of the newest checkpoints to keep.', default: 3, minimum: 1 }),
+  earlyStopping: param.custom<EarlyStoppingConfig>(
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['metric'],
+      properties: {
+        metric: { type: 'string', description: 'The metric watched at every epoch end, e.g. validation.loss.' },
+        goal: { type: 'string', enum: ['minimize', 'maximize'], default: 'minimize', description: 'Whether smaller or larger values of the metric are better.' },
+        patience: { type: 'integer', minimum: 1, default: 3, description: 'Epochs without improvement before training stops.' },
+        minDelta: { type: 'number', minimum: 0, default: 0, description: 'The smallest change that counts as an improvement.' },
+      },
+    },
+    { description: 'Stop when a metric has not improved for `patience` epochs (epoch-based runs).' },
+  ),
 };
 
 export function objectSchema(params: ParamSchema<unknown>, description: string): JsonSchema {

@@ -14,6 +14,9 @@ export interface LoopState {
   elapsedMs: number;
   /** metrics.jsonl rows written up to this step (a resumed run drops rows after it). */
   loggedRows: number;
+  /** Early stopping: the best value seen and the epochs since it. */
+  bestMonitored: number | null;
+  epochsWithoutImprovement: number;
 }
 
 interface TensorEntry {

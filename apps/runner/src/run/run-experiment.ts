@@ -172,6 +172,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       progress.stop();
       if (resumeFrom !== undefined) tf.dispose([...resumeFrom.tensors.values()]);
       if (result.status === 'completed') await model.save(directory.file('model'));
+      if (result.stoppedEarlyAt !== undefined) options.print(`early stopping: ${config.train.earlyStopping!.metric} did not improve for ${config.train.earlyStopping!.patience ?? 3} epochs; stopped after epoch ${result.stoppedEarlyAt}`);
       if (result.status === 'interrupted') options.print(`interrupted by ${interruptedBy}: checkpoint saved at step ${result.steps}; continue with: runner resume ${directory.path}`);
       const predictions = collectPredictions(model, splits.train);
       if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
@@ -181,6 +182,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
         status: result.status,
         metrics: result.metrics,
         timing: { startedAt: startedAt.toISOString(), totalMs, trainMs: Math.round(result.trainMs), steps: result.steps, epochs: result.epochs, msPerStep: result.steps > 0 ? result.trainMs / result.steps : 0 },
+        ...(result.stoppedEarlyAt !== undefined ? { stoppedEarlyAtEpoch: result.stoppedEarlyAt } : {}),
         ...(expectations.length > 0 ? { expectations } : {}),
       });
       directory.write('summary.json', `${JSON.stringify(summary, null, 2)}\n`);

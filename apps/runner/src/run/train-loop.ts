@@ -26,6 +26,8 @@ export interface TrainInputs {
 
 export interface TrainResult {
   status: 'completed' | 'interrupted';
+  /** The epoch at which early stopping ended training, if it did. */
+  stoppedEarlyAt?: number;
   steps: number;
   epochs: number;
   metrics: Record<string, number>;
@@ -78,7 +80,9 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   if (trainSplit === undefined) throw new RunError('the dataset has no train split');
   const { batchSize, stepsPerEpoch, totalSteps, logEvery, checkpointEvery } = planSteps(train, trainSplit.size);
   const variables = model.trainableVariables();
-  const loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, lastFiniteLoss: null, elapsedMs: 0, loggedRows: 0 };
+  const loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, lastFiniteLoss: null, elapsedMs: 0, loggedRows: 0, bestMonitored: null, epochsWithoutImprovement: 0 };
+  const stopping = train.earlyStopping;
+  let stoppedEarlyAt: number | undefined;
   if (inputs.resumeFrom !== undefined) {
     restoreCheckpoint(model, optimizer, inputs.resumeFrom.tensors);
     Object.assign(loop, inputs.resumeFrom.state);
@@ -137,6 +141,18 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         loop.loggedRows++;
         loop.lossSum = 0;
         loop.lossCount = 0;
+        if (stopping !== undefined && epochEnd && train.epochs !== undefined) {
+          const value = row[stopping.metric];
+          if (value === undefined) throw new RunError(`earlyStopping watches '${stopping.metric}', which the epoch-end metrics do not include (they have: ${Object.keys(row).join(', ')})`);
+          const sign = (stopping.goal ?? 'minimize') === 'minimize' ? 1 : -1;
+          if (loop.bestMonitored === null || sign * (loop.bestMonitored - value) > (stopping.minDelta ?? 0)) {
+            loop.bestMonitored = value;
+            loop.epochsWithoutImprovement = 0;
+          } else if (++loop.epochsWithoutImprovement >= (stopping.patience ?? 3)) {
+            stoppedEarlyAt = loop.step / stepsPerEpoch;
+            break outer;
+          }
+        }
       }
       if (loop.step < totalSteps && (loop.step % checkpointEvery === 0 || epochEnd)) saveCheckpoint();
       if (loop.step >= totalSteps) break outer;
@@ -151,7 +167,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
     }
     Object.assign(metrics, model.fetchedValues());
   }
-  return { status, steps: loop.step, epochs: loop.step / stepsPerEpoch, metrics, trainMs };
+  return { status, steps: loop.step, epochs: loop.step / stepsPerEpoch, metrics, trainMs, ...(stoppedEarlyAt !== undefined ? { stoppedEarlyAt } : {}) };
 }
 
 /** Exact means over a whole split. */
