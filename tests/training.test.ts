@@ -59,6 +59,17 @@ describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
   });
 });
 
+describe('across backends', () => {
+  it('cpu and wasm reach the same results within float tolerance', () => {
+    const runs = ['cpu', 'wasm'].map((backend) => {
+      const out = join(temporaryFolder(`across-${backend}-`), 'run');
+      expect(runner([SOFTMAX, '--quick', '--backend', backend, '--out', out]).status).toBe(0);
+      return summaryOf(out).metrics as Record<string, number>;
+    });
+    for (const key of Object.keys(runs[0]!)) expect(runs[1]![key]).toBeCloseTo(runs[0]![key]!, 3);
+  });
+});
+
 describe('interrupting and restoring', () => {
   it('SIGINT saves a checkpoint, marks the run interrupted, and resume completes it', async () => {
     const out = join(temporaryFolder('sigint-'), 'run');
