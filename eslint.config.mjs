@@ -37,16 +37,21 @@ export default [
           ],
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'prefer-const': 'error',
-      // noUncheckedIndexedAccess makes '!' the honest way to say an index is known to be in range.
-      '@typescript-eslint/no-non-null-assertion': 'off',
       eqeqeq: ['error', 'always'],
       'no-restricted-syntax': [
         'error',
         { selector: "CallExpression[callee.name='eval']", message: 'A config is data, never code.' },
         { selector: "NewExpression[callee.name='Function']", message: 'A config is data, never code.' },
       ],
+    },
+  },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // noUncheckedIndexedAccess makes '!' the honest way to say an index is known to be in range.
+      '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
   {

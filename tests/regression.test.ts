@@ -85,7 +85,7 @@ describe('bad input', () => {
     const root = temporaryFolder('invalid-');
     const result = runner([join(ROOT, 'experiments/linear-regression.yaml'), '--set', 'train.optimizer.type=adma', '--set', 'seed=-1'], { cwd: root });
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain("--set:1:23: train.optimizer.type: unknown optimizer 'adma'; did you mean 'adam'?");
+    expect(result.stderr).toContain("--set:1:22: train.optimizer.type: unknown optimizer 'adma'; did you mean 'adam'?");
     expect(result.stderr).toContain('--set:1:6: seed: -1 is out of range: must be at least 0');
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(join(root, 'runs'))).toBe(false);
@@ -95,7 +95,9 @@ describe('bad input', () => {
     const result = runner(['experiments/nonlinear-regression.yaml', '--out', out, '--set', 'model.nodes.loss=reduceMean(square(y - prediction)) / (reduceMean(x) - reduceMean(x))']);
     expect(result.status).toBe(1);
     expect(result.stdout).toMatch(/run failed: the loss became (NaN|Infinity) at step 1 \(it was never finite\)/);
-    expect(readRun(out).summary.status).toBe('failed');
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('failed');
+    expect(summary.error).toMatch(/at step 1/);
   });
   it('refuses to write into a folder that already holds a run', () => {
     const out = join(temporaryFolder('twice-'), 'run');
@@ -103,6 +105,7 @@ describe('bad input', () => {
     const again = runner(['experiments/linear-regression.yaml', '--quick', '--out', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/the folder is not empty/);
-    expect(readdirSync(out).sort()).toEqual(['config.resolved.yaml', 'metrics.jsonl', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoints', 'config.resolved.yaml', 'invocation.json', 'metrics.jsonl', 'model', 'summary.json']);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).status).toBe('completed');
   });
 });

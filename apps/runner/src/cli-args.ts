@@ -73,6 +73,8 @@ Commands:
   runner validate <file.yaml>...            check experiments without running them (also their --quick variant)
   runner resume <run-dir>                   continue an interrupted run from its newest checkpoint
   runner evaluate <run-dir> [--split test]  restore a run's saved model and measure it on a split
+  runner data export <file.yaml> --split NAME --out FILE.tfrecord   write a dataset split as TFRecord
+  runner data inspect FILE.tfrecord         count the records and list the features
   runner list [kind]                        show the registries: ${'datasets, models, layers, activations, losses, metrics, initializers, regularizers, optimizers, schedules, ops, backends'}
   runner schema [--check | --write]         print, check or write the experiment JSON Schema
 

@@ -7,7 +7,9 @@ import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
 import { loadExperiment, schemaFor } from './config/experiment';
 import { SCHEMA_FILE } from './config/schema';
 import { createRegistries, listedRegistries, type AnyRegistry, type Registries } from './registries';
-import { configHash, evaluateRun, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
+import Table from 'cli-table3';
+import { inspectTFRecord, writeSplitToTFRecord, type DataSplit } from '@dlexp/data';
+import { configHash, evaluateRun, loadData, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
 import { metricsTable } from './run/tables';
 import type { LoadedExperiment } from './config/experiment';
 import { runSweep } from './sweep/run-sweep';
@@ -83,6 +85,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return resumeCommand(rest, registries, io);
     case 'evaluate':
       return evaluateCommand(rest, args, registries, io);
+    case 'data':
+      return dataCommand(rest, args, registries, io);
     default:
       if (command.endsWith('.yaml') || command.endsWith('.yml') || existsSync(resolve(invocationDirectory(), command))) {
         return runCommand([command, ...rest], args, argv, registries, io);
@@ -238,4 +242,30 @@ function schemaCommand(args: ParsedArgs, registries: Registries, io: Io): number
     io.out(`${SCHEMA_FILE} is up to date`);
   } else io.out(text.trimEnd());
   return EXIT.ok;
+}
+
+async function dataCommand(rest: string[], args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
+  const [action, ...files] = rest;
+  if (action === 'export') {
+    if (files.length !== 1 || args.out === undefined) throw new ConfigError('usage: runner data export <experiment.yaml> --split NAME --out FILE.tfrecord');
+    const file = files[0]!;
+    const experiment = loadExperiment(userPath(file), registries, { set: args.set, quick: args.quick, ...(args.seed !== undefined ? { seed: args.seed } : {}), displayName: displayPath(file) });
+    const dataset = await loadData(experiment, registries);
+    const splitName = args.split ?? 'train';
+    const split = (dataset.splits as Partial<Record<string, DataSplit>>)[splitName];
+    if (split === undefined) throw new ConfigError(`the dataset has no '${splitName}' split (it has: ${Object.keys(dataset.splits).join(', ')})`);
+    const records = await writeSplitToTFRecord(split, userPath(args.out));
+    io.out(`wrote ${records} records of the ${splitName} split to ${args.out}`);
+    return EXIT.ok;
+  }
+  if (action === 'inspect') {
+    if (files.length !== 1) throw new ConfigError('usage: runner data inspect FILE.tfrecord');
+    const report = await inspectTFRecord(userPath(files[0]!));
+    io.out(`records: ${report.records}`);
+    const table = new Table({ head: ['feature', 'type', 'length'], style: { head: [], border: [] } });
+    for (const f of report.features) table.push([f.key, f.kind, f.lengths.min === f.lengths.max ? String(f.lengths.min) : `${f.lengths.min}–${f.lengths.max}`]);
+    io.out(table.toString());
+    return EXIT.ok;
+  }
+  throw new ConfigError(`unknown data command '${action ?? ''}': expected export or inspect`);
 }

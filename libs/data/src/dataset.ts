@@ -6,6 +6,9 @@ export type SplitName = (typeof SPLIT_NAMES)[number];
 
 export type FeatureDtype = 'float32' | 'int32';
 
+/** The values of one feature for one example (row-major, `shape` of its {@link FeatureInfo}). */
+export type FeatureValues = Float32Array | Int32Array;
+
 /** One column of examples: `shape[0]` is the number of examples. */
 export interface ArrayColumn {
   data: Float32Array | Int32Array;
@@ -20,12 +23,54 @@ export interface InMemorySplit {
   columns: Record<string, ArrayColumn>;
 }
 
-export type DataSplit = InMemorySplit;
+/** The shape and dtype of one feature of one example (no example dimension). */
+export interface FeatureInfo {
+  shape: number[];
+  dtype: FeatureDtype;
+}
+
+/**
+ * Where a streamed example lives: the index of its file in the split's file list and the byte
+ * offset of its record. Plain JSON, so it can be saved in an iterator state.
+ */
+export interface StreamPosition {
+  file: number;
+  offset: number;
+}
+
+export interface StreamedExample {
+  position: StreamPosition;
+  /** The position just after this example: reading from it continues with the next one. */
+  next: StreamPosition;
+  values: Record<string, FeatureValues>;
+}
+
+/**
+ * A split read from files as it is consumed, so it may be larger than memory. Reading is
+ * sequential; `readAt` fetches single examples again, which is how a shuffle buffer saved in an
+ * iterator state is rebuilt on resume.
+ */
+export interface StreamingSplit {
+  kind: 'stream';
+  /** The number of examples when known without reading every file, otherwise undefined. */
+  size: number | undefined;
+  features: Record<string, FeatureInfo>;
+  /** Examples in file order from `from` (default: the first record of the first file). */
+  read(from?: StreamPosition): AsyncIterable<StreamedExample>;
+  readAt(position: StreamPosition): Promise<Record<string, FeatureValues>>;
+}
+
+export type DataSplit = InMemorySplit | StreamingSplit;
 
 export interface LoadedDataset {
   /** One line describing what was loaded (shown at the start of a run). */
   description: string;
   splits: Partial<Record<SplitName, DataSplit>>;
+  /**
+   * Names of the integer ids of categorical features, by feature: class names of `y`, the
+   * alphabet of captcha positions, the categories of a CSV column. Index i names id i.
+   */
+  vocabularies?: Record<string, string[]>;
 }
 
 export interface DatasetContext {
@@ -60,4 +105,24 @@ export function limitSplit(split: InMemorySplit, limit: number | undefined): InM
     columns[name] = { ...column, data: column.data.slice(0, limit * perExample), shape: [limit, ...column.shape.slice(1)] };
   }
   return { kind: 'memory', size: limit, columns };
+}
+
+/** The per-example shape and dtype of every feature of a split, whatever its kind. */
+export function splitFeatures(split: DataSplit): Record<string, FeatureInfo> {
+  if (split.kind === 'stream') return split.features;
+  const out: Record<string, FeatureInfo> = {};
+  for (const [name, column] of Object.entries(split.columns)) out[name] = { shape: column.shape.slice(1), dtype: column.dtype };
+  return out;
+}
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** The split as an in-memory one; for code that needs random access (evaluation on a whole split). */
+export function asInMemory(split: DataSplit): InMemorySplit {
+  if (split.kind !== 'memory') throw new Error('this split is streamed from files; load it with stream: false to hold it in memory');
+  return split;
 }

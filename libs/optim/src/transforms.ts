@@ -22,7 +22,7 @@ class Slots {
   private readonly values = new Map<string, tf.Variable>();
   constructor(
     private readonly names: string[],
-    private readonly initial: number = 0,
+    private readonly initial = 0,
   ) {}
   init(variables: ReadonlyMap<string, tf.Variable>): void {
     for (const [name, variable] of variables) {

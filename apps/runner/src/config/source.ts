@@ -82,7 +82,6 @@ export class ExperimentSource {
   applySetArguments(args: string[], label = '--set'): void {
     const problems: Diagnostic[] = [];
     for (const arg of args) {
-      const origin = `${label} ${arg}`;
       const equals = arg.indexOf('=');
       if (equals <= 0) {
         problems.push({ file: label, line: 1, col: 1, path: '', message: `'${arg}' must look like path=value (for example train.optimizer.learningRate=0.1)` });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '@dlexp/core';
+import type { BatchIteratorState } from '@dlexp/data';
 
 /** Everything the loop needs besides tensors to continue exactly where it stopped. */
 export interface LoopState {
@@ -17,6 +18,8 @@ export interface LoopState {
   /** Early stopping: the best value seen and the epochs since it. */
   bestMonitored: number | null;
   epochsWithoutImprovement: number;
+  /** The data pipeline's position (its BatchIteratorState): the next batch to train on. */
+  pipeline: BatchIteratorState | null;
 }
 
 interface TensorEntry {

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Prints a line (above the bar on a terminal). */
   line(text: string): void;
-  update(step: number, total: number, loss: number): void;
+  update(step: number, total: number | undefined, loss: number): void;
   stop(): void;
 }
 
@@ -21,6 +21,7 @@ export function createProgress(print: (line: string) => void, interactive: boole
   return {
     line: (text) => (bar === undefined ? print(text) : bars.log(`${text}\n`)),
     update: (step, total, loss) => {
+      if (total === undefined) return; // a stream of unknown length: the logged lines are the progress
       bar ??= bars.create(total, 0, { loss: '…' });
       bar.update(step, { loss: loss.toPrecision(4) });
     },

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError, DataError, RunError, fillEntry } from '@dlexp/core';
-import type { InMemorySplit, LoadedDataset } from '@dlexp/data';
+import { splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
 import { clipByGlobalNorm, clipByValue, createOptimizer } from '@dlexp/optim';
 import { activateBackend } from '../backends';
 import type { LoadedExperiment } from '../config/experiment';
@@ -13,7 +13,7 @@ import { RunDirectory } from './run-directory';
 import { Checkpoints } from './checkpoints';
 import { createProgress } from './progress';
 import { expectationsTable, metricsTable } from './tables';
-import { collectPredictions, evaluateSplit, trainModel } from './train-loop';
+import { collectPredictions, evaluateSplit, trainModel, type Splits } from './train-loop';
 import { collectVersions } from './versions';
 
 /** What a run was started with, so `resume` and `evaluate` rebuild exactly the same experiment. */
@@ -75,9 +75,9 @@ export async function loadData(experiment: LoadedExperiment, registries: Registr
   }
 }
 
-export function buildModel(experiment: LoadedExperiment, registries: Registries, train: InMemorySplit, print: (line: string) => void): TrainableModel {
+export function buildModel(experiment: LoadedExperiment, registries: Registries, train: DataSplit, print: (line: string) => void): TrainableModel {
   const { model, seed } = experiment.resolved;
-  const features = Object.fromEntries(Object.entries(train.columns).map(([name, c]) => [name, { dtype: c.dtype, shape: c.shape.slice(1) }]));
+  const features = splitFeatures(train);
   try {
     const built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
     built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
@@ -111,7 +111,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   const startedAt = new Date();
   const backend = await activateBackend(config.backend, { log: (line) => options.print(line) });
   const dataset = await loadData(experiment, registries);
-  const splits = dataset.splits as Partial<Record<'train' | 'validation' | 'test', InMemorySplit>>;
+  const splits: Splits = dataset.splits;
   if (splits.train === undefined) throw new ConfigError([experiment.source.diagnostic(['data'], 'the dataset has no train split')]);
   tf.engine().startScope();
   try {
@@ -174,7 +174,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       if (result.status === 'completed') await model.save(directory.file('model'));
       if (result.stoppedEarlyAt !== undefined) options.print(`early stopping: ${config.train.earlyStopping!.metric} did not improve for ${config.train.earlyStopping!.patience ?? 3} epochs; stopped after epoch ${result.stoppedEarlyAt}`);
       if (result.status === 'interrupted') options.print(`interrupted by ${interruptedBy}: checkpoint saved at step ${result.steps}; continue with: runner resume ${directory.path}`);
-      const predictions = collectPredictions(model, splits.train);
+      const predictions = await collectPredictions(model, splits.train);
       if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
       const expectations = result.status === 'completed' ? checkExpectations(experiment.expectations, result.metrics) : [];
       const totalMs = Date.now() - startedAt.getTime();
@@ -236,14 +236,14 @@ function toCsv(columns: Record<string, number[]>): string {
 export async function evaluateRun(experiment: LoadedExperiment, registries: Registries, modelFolder: string, splitName: string, print: (line: string) => void): Promise<Record<string, number>> {
   await activateBackend(experiment.resolved.backend, { log: print });
   const dataset = await loadData(experiment, registries);
-  const split = (dataset.splits as Partial<Record<string, InMemorySplit>>)[splitName];
+  const split = (dataset.splits as Partial<Record<string, DataSplit>>)[splitName];
   if (split === undefined) {
     throw new ConfigError(`the dataset has no '${splitName}' split (it has: ${Object.keys(dataset.splits).join(', ')})`);
   }
-  const model = buildModel(experiment, registries, (dataset.splits.train ?? split) as InMemorySplit, () => undefined);
+  const model = buildModel(experiment, registries, dataset.splits.train ?? split, () => undefined);
   try {
     await model.load(modelFolder);
-    const metrics = Object.fromEntries(Object.entries(evaluateSplit(model, split)).map(([k, v]) => [`${splitName}.${k}`, v]));
+    const metrics = Object.fromEntries(Object.entries(await evaluateSplit(model, split)).map(([k, v]) => [`${splitName}.${k}`, v]));
     return metrics;
   } finally {
     model.dispose();

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { InMemorySplit } from '@dlexp/data';
 import { loadExperiment } from '../config/experiment';
 import { createRegistries } from '../registries';
 import { buildModel, buildOptimizer, loadData } from './run-experiment';
@@ -19,8 +18,8 @@ describe('the train loop', () => {
     });
     const before = tf.memory().numTensors;
     const dataset = await loadData(experiment, registries);
-    const splits = dataset.splits as Record<'train' | 'test', InMemorySplit>;
-    const model = buildModel(experiment, registries, splits.train, () => undefined);
+    const splits = dataset.splits;
+    const model = buildModel(experiment, registries, splits.train!, () => undefined);
     const optimizer = buildOptimizer(experiment.resolved.train, registries);
     const atEpochEnd: number[] = [];
     const result = await trainModel({

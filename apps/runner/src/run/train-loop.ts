@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { RunError } from '@dlexp/core';
-import type { InMemorySplit } from '@dlexp/data';
+import { batchesPerEpoch, createBatchIterator, type DataSplit } from '@dlexp/data';
 import type { Optimizer } from '@dlexp/optim';
 import type { TrainConfig } from '../config/sections';
 import type { Batch, MetricSums, TrainableModel } from '../models/model';
-import { batchesOf, splitTensors } from './batches';
 import type { Checkpoints, LoopState } from './checkpoints';
+
+export type Splits = Partial<Record<'train' | 'validation' | 'test', DataSplit>>;
 
 export interface TrainInputs {
   model: TrainableModel;
   optimizer: Optimizer;
   train: TrainConfig;
-  splits: Partial<Record<'train' | 'validation' | 'test', InMemorySplit>>;
+  splits: Splits;
   seed: number;
   /** Called with every logged row (step, epoch, metrics); the run writes it to metrics.jsonl. */
   log(row: Record<string, number>): void;
@@ -21,7 +22,7 @@ export interface TrainInputs {
   /** A checkpoint to continue from (resume). */
   resumeFrom?: { state: LoopState; tensors: Map<string, tf.Tensor> };
   /** Told about progress after every step (a progress bar). */
-  progress?(step: number, totalSteps: number, loss: number): void;
+  progress?(step: number, totalSteps: number | undefined, loss: number): void;
 }
 
 export interface TrainResult {
@@ -37,15 +38,25 @@ export interface TrainResult {
 /** Examples per evaluation batch: bounded so evaluating a large split does not hold it all at once. */
 const EVALUATION_BATCH = 1000;
 
-/** The budget of a run in steps, from the config and the training split's size. */
-export function planSteps(train: TrainConfig, trainSize: number): { batchSize: number; stepsPerEpoch: number; totalSteps: number; logEvery: number; checkpointEvery: number } {
-  const batchSize = Math.min(train.batchSize ?? trainSize, trainSize);
-  const stepsPerEpoch = Math.ceil(trainSize / batchSize);
-  const totalSteps = train.steps ?? stepsPerEpoch * train.epochs!;
-  const logEvery = train.logEvery ?? (train.epochs !== undefined ? stepsPerEpoch : totalSteps <= 100 ? 1 : Math.ceil(totalSteps / 100));
+export interface StepPlan {
+  batchSize: number;
+  /** Undefined for a streamed split of unknown length. */
+  stepsPerEpoch: number | undefined;
+  totalSteps: number | undefined;
+  logEvery: number;
+  checkpointEvery: number;
+}
+
+/** The budget of a run in steps, from the config and the training split's size (when known). */
+export function planSteps(train: TrainConfig, trainSize: number | undefined): StepPlan {
+  const batchSize = train.batchSize ?? trainSize;
+  if (batchSize === undefined) throw new RunError('train.batchSize is needed for a streamed training split');
+  const stepsPerEpoch = trainSize === undefined ? undefined : batchesPerEpoch(trainSize, Math.min(batchSize, trainSize));
+  const totalSteps = train.steps ?? (stepsPerEpoch === undefined ? undefined : stepsPerEpoch * train.epochs!);
+  const logEvery = train.logEvery ?? (train.epochs !== undefined ? (stepsPerEpoch ?? 100) : totalSteps! <= 100 ? 1 : Math.ceil(totalSteps! / 100));
   // At least ten checkpoints per run (so even a --quick run saves several) unless told otherwise.
-  const checkpointEvery = train.checkpointEvery ?? Math.max(1, Math.floor(totalSteps / 10));
-  return { batchSize, stepsPerEpoch, totalSteps, logEvery, checkpointEvery };
+  const checkpointEvery = train.checkpointEvery ?? (totalSteps === undefined ? 1000 : Math.max(1, Math.floor(totalSteps / 10)));
+  return { batchSize: trainSize === undefined ? batchSize : Math.min(batchSize, trainSize), stepsPerEpoch, totalSteps, logEvery, checkpointEvery };
 }
 
 /** All tensors a checkpoint holds: the model's state and the optimizer's slots. */
@@ -71,42 +82,51 @@ function restoreCheckpoint(model: TrainableModel, optimizer: Optimizer, tensors:
 /**
  * The one train loop: learning rate → batch → loss and gradients → (clip →) step → NaN check →
  * log → evaluate → checkpoint. Budgets are steps or epochs; a step is one optimizer update.
- * Shuffling, dropout and initialization depend only on (seed, step or epoch, purpose), so a run
- * resumed from a checkpoint replays exactly what the uninterrupted run would have done.
+ * Shuffling, dropout and initialization depend only on (seed, step or epoch, purpose), and the
+ * data pipeline's position is saved with each checkpoint, so a resumed run replays exactly what
+ * the uninterrupted run would have done.
  */
 export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   const { model, optimizer, train } = inputs;
   const trainSplit = inputs.splits.train;
   if (trainSplit === undefined) throw new RunError('the dataset has no train split');
-  const { batchSize, stepsPerEpoch, totalSteps, logEvery, checkpointEvery } = planSteps(train, trainSplit.size);
+  const plan = planSteps(train, trainSplit.size);
+  const { stepsPerEpoch, totalSteps, logEvery, checkpointEvery } = plan;
   const variables = model.trainableVariables();
-  const loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, lastFiniteLoss: null, elapsedMs: 0, loggedRows: 0, bestMonitored: null, epochsWithoutImprovement: 0 };
-  const stopping = train.earlyStopping;
-  let stoppedEarlyAt: number | undefined;
+  const loop: LoopState = { step: 0, lossSum: 0, lossCount: 0, lastFiniteLoss: null, elapsedMs: 0, loggedRows: 0, bestMonitored: null, epochsWithoutImprovement: 0, pipeline: null };
   if (inputs.resumeFrom !== undefined) {
     restoreCheckpoint(model, optimizer, inputs.resumeFrom.tensors);
     Object.assign(loop, inputs.resumeFrom.state);
   }
+  const batches = createBatchIterator(
+    trainSplit,
+    { batchSize: plan.batchSize, seed: inputs.seed, shuffle: train.shuffle, remainder: 'keep', ...(train.steps === undefined ? { epochs: train.epochs! } : {}) },
+    loop.pipeline ?? undefined,
+  );
   const started = performance.now() - loop.elapsedMs;
   const elapsed = () => performance.now() - started;
+  let completedEpochs = loop.pipeline?.epoch ?? 0;
   const saveCheckpoint = () => {
     if (inputs.checkpoints === undefined) return;
     loop.elapsedMs = elapsed();
+    loop.pipeline = batches.state();
     inputs.checkpoints.save({ ...loop }, checkpointTensors(model, optimizer));
   };
+  const stopping = train.earlyStopping;
+  let stoppedEarlyAt: number | undefined;
   let status: TrainResult['status'] = 'completed';
 
-  outer: for (let epoch = Math.floor(loop.step / stepsPerEpoch); loop.step < totalSteps; epoch++) {
-    const startBatch = loop.step - epoch * stepsPerEpoch;
-    for (const batch of batchesOf(trainSplit, { batchSize, shuffle: train.shuffle, seed: inputs.seed, epoch, startBatch })) {
-      // Let signal handlers run between steps, so Ctrl-C is seen at the next step.
-      await new Promise((resolve) => setImmediate(resolve));
+  try {
+    while (totalSteps === undefined || loop.step < totalSteps) {
       if (inputs.interrupted()) {
-        disposeBatch(batch);
         status = 'interrupted';
         saveCheckpoint();
-        break outer;
+        break;
       }
+      const next = await batches.next();
+      if (next.done === true) break;
+      const batch = next.value;
+      const info = batches.last!;
       const step = loop.step;
       const { loss, grads } = model.lossAndGradients(batch, step);
       optimizer.apply(grads, variables, step);
@@ -125,15 +145,18 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       loop.lossSum += lossValue;
       loop.lossCount++;
       inputs.progress?.(loop.step, totalSteps, lossValue);
-      const epochEnd = loop.step % stepsPerEpoch === 0;
-      if (loop.step % logEvery === 0 || loop.step === 1 || loop.step === totalSteps || (epochEnd && train.epochs !== undefined)) {
-        const row: Record<string, number> = { step: loop.step, epoch: loop.step / stepsPerEpoch, 'train.loss': loop.lossSum / loop.lossCount, ...model.fetchedValues() };
+      const epochEnd = info.endsEpoch;
+      if (epochEnd) completedEpochs = info.epoch + 1;
+      const epoch = epochEnd || stepsPerEpoch === undefined ? completedEpochs : info.epoch + (info.index + 1) / stepsPerEpoch;
+      const epochBased = train.epochs !== undefined;
+      if (loop.step % logEvery === 0 || loop.step === 1 || loop.step === totalSteps || (epochEnd && epochBased)) {
+        const row: Record<string, number> = { step: loop.step, epoch, 'train.loss': loop.lossSum / loop.lossCount, ...model.fetchedValues() };
         // Epoch-based runs evaluate the held-out splits at every epoch end, as the course prints them.
-        if (epochEnd && train.epochs !== undefined) {
+        if (epochEnd && epochBased) {
           for (const name of ['validation', 'test'] as const) {
             const split = inputs.splits[name];
             if (split === undefined) continue;
-            for (const [metric, value] of Object.entries(evaluateSplit(model, split))) row[`${name}.${metric}`] = value;
+            for (const [metric, value] of Object.entries(await evaluateSplit(model, split))) row[`${name}.${metric}`] = value;
           }
         }
         row['timeMs'] = Math.round(elapsed());
@@ -141,7 +164,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         loop.loggedRows++;
         loop.lossSum = 0;
         loop.lossCount = 0;
-        if (stopping !== undefined && epochEnd && train.epochs !== undefined) {
+        if (stopping !== undefined && epochEnd && epochBased) {
           const value = row[stopping.metric];
           if (value === undefined) throw new RunError(`earlyStopping watches '${stopping.metric}', which the epoch-end metrics do not include (they have: ${Object.keys(row).join(', ')})`);
           const sign = (stopping.goal ?? 'minimize') === 'minimize' ? 1 : -1;
@@ -149,31 +172,34 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
             loop.bestMonitored = value;
             loop.epochsWithoutImprovement = 0;
           } else if (++loop.epochsWithoutImprovement >= (stopping.patience ?? 3)) {
-            stoppedEarlyAt = loop.step / stepsPerEpoch;
-            break outer;
+            stoppedEarlyAt = completedEpochs;
+            break;
           }
         }
       }
-      if (loop.step < totalSteps && (loop.step % checkpointEvery === 0 || epochEnd)) saveCheckpoint();
-      if (loop.step >= totalSteps) break outer;
+      const finished = (totalSteps !== undefined && loop.step >= totalSteps) || (epochEnd && epochBased && completedEpochs >= train.epochs!);
+      if (!finished && (loop.step % checkpointEvery === 0 || epochEnd)) saveCheckpoint();
     }
+  } finally {
+    await batches.return();
   }
   const trainMs = elapsed();
   const metrics: Record<string, number> = {};
   if (status === 'completed') {
     for (const [name, split] of Object.entries(inputs.splits)) {
       if (split === undefined) continue;
-      for (const [metric, value] of Object.entries(evaluateSplit(model, split))) metrics[`${name}.${metric}`] = value;
+      for (const [metric, value] of Object.entries(await evaluateSplit(model, split))) metrics[`${name}.${metric}`] = value;
     }
     Object.assign(metrics, model.fetchedValues());
   }
-  return { status, steps: loop.step, epochs: loop.step / stepsPerEpoch, metrics, trainMs, ...(stoppedEarlyAt !== undefined ? { stoppedEarlyAt } : {}) };
+  const epochs = stepsPerEpoch === undefined ? completedEpochs : loop.step / stepsPerEpoch;
+  return { status, steps: loop.step, epochs, metrics, trainMs, ...(stoppedEarlyAt !== undefined ? { stoppedEarlyAt } : {}) };
 }
 
-/** Exact means over a whole split. */
-export function evaluateSplit(model: TrainableModel, split: InMemorySplit): Record<string, number> {
+/** Exact means over a whole split, in order. */
+export async function evaluateSplit(model: TrainableModel, split: DataSplit): Promise<Record<string, number>> {
   const sums: MetricSums = {};
-  for (const batch of batchesOf(split, { batchSize: EVALUATION_BATCH, shuffle: false, seed: 0, epoch: 0 })) {
+  for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
     for (const [metric, { sum, count }] of Object.entries(model.evaluateBatch(batch))) {
       const total = (sums[metric] ??= { sum: 0, count: 0 });
       total.sum += sum;
@@ -184,15 +210,18 @@ export function evaluateSplit(model: TrainableModel, split: InMemorySplit): Reco
   return Object.fromEntries(Object.entries(sums).map(([metric, { sum, count }]) => [metric, sum / count]));
 }
 
-/** The model's predictions over the whole training split, if it declares any. */
-export function collectPredictions(model: TrainableModel, split: InMemorySplit): { file: string; columns: Record<string, number[]> } | undefined {
+/** The model's predictions over the whole training split, in order, if it declares any. */
+export async function collectPredictions(model: TrainableModel, split: DataSplit): Promise<{ file: string; columns: Record<string, number[]> } | undefined> {
   if (model.predictions === undefined) return undefined;
-  const batch = splitTensors(split, 0, split.size);
-  try {
-    return model.predictions(batch);
-  } finally {
+  let result: { file: string; columns: Record<string, number[]> } | undefined;
+  for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
+    const part = model.predictions(batch);
     disposeBatch(batch);
+    if (part === undefined) return undefined;
+    if (result === undefined) result = part;
+    else for (const [name, values] of Object.entries(part.columns)) result.columns[name]!.push(...values);
   }
+  return result;
 }
 
 function disposeBatch(batch: Batch): void {
