@@ -14,6 +14,11 @@ export type BackendEntry = RegistryEntry<Record<string, never>, BackendContext, 
 
 const NO_PARAMS = {} as const;
 
+/** Kernel lookups go to the TF.js backend an entry runs as. */
+function missingOn(tfBackend: string): (kernelNames: string[]) => string[] {
+  return (kernelNames) => [...new Set(kernelNames)].filter((name) => tf.getKernel(name, tfBackend) === undefined).sort();
+}
+
 function unusable(reason: string, fix: string): UnusableBackend {
   return { usable: false, reason, fix };
 }
@@ -74,6 +79,7 @@ function createCuda(context: BackendContext): Backend {
   return {
     name: 'cuda',
     tfBackend: 'tensorflow',
+    missingKernels: missingOn('tensorflow'),
     async prepare(): Promise<BackendProbe> {
       const loaded = await loadLibtensorflow(context, NODE_GPU);
       if ('usable' in loaded) {
@@ -100,6 +106,7 @@ function createTensorflow(context: BackendContext): Backend {
   return {
     name: 'tensorflow',
     tfBackend: 'tensorflow',
+    missingKernels: missingOn('tensorflow'),
     async prepare(): Promise<BackendProbe> {
       const cpu = await loadLibtensorflow(context, NODE_CPU);
       if (!('usable' in cpu)) {
@@ -162,7 +169,8 @@ export function adapterName(adapter: AdapterLike): string {
   return parts.length > 0 ? parts.join(' ') : 'unnamed adapter';
 }
 
-let dawnGpu: GpuLike | undefined;
+/** One GPU object per `create` function: Dawn's instance is made once per process. */
+const gpuByCreate = new WeakMap<object, GpuLike>();
 
 /**
  * Gives Node the browser globals TF.js's WebGPU backend expects: the GPU* constants (the
@@ -170,12 +178,13 @@ let dawnGpu: GpuLike | undefined;
  * first imported, because that import registers the backend only if navigator.gpu exists.
  */
 function installNavigatorGpu(module: Record<string, unknown>): GpuLike {
-  if (dawnGpu !== undefined) return dawnGpu;
   const create = exported(module, 'create') as ((flags: string[]) => GpuLike) | undefined;
   const globals = exported(module, 'globals') as Record<string, unknown> | undefined;
   if (typeof create !== 'function' || globals === undefined) {
     throw new Error("the package 'webgpu' has no create()/globals exports");
   }
+  const known = gpuByCreate.get(create);
+  if (known !== undefined) return known;
   const scope = globalThis as Record<string, unknown>;
   for (const [key, value] of Object.entries(globals)) if (!(key in scope)) scope[key] = value;
   const gpu = create([]);
@@ -185,7 +194,7 @@ function installNavigatorGpu(module: Record<string, unknown>): GpuLike {
   } else if (navigator['gpu'] === undefined) {
     Object.defineProperty(navigator, 'gpu', { value: gpu, configurable: true, writable: true });
   }
-  dawnGpu = gpu;
+  gpuByCreate.set(create, gpu);
   return gpu;
 }
 
@@ -193,6 +202,7 @@ function createWebgpu(context: BackendContext): Backend {
   return {
     name: 'webgpu',
     tfBackend: 'webgpu',
+    missingKernels: missingOn('webgpu'),
     async prepare(mode: RequestMode): Promise<BackendProbe> {
       const dawn = await tryImport(context.importModule, 'webgpu');
       if (!dawn.ok) {
@@ -251,6 +261,7 @@ function createWasm(context: BackendContext): Backend {
   return {
     name: 'wasm',
     tfBackend: 'wasm',
+    missingKernels: missingOn('wasm'),
     async prepare(): Promise<BackendProbe> {
       const specifier = '@tensorflow/tfjs-backend-wasm';
       const loaded = await tryImport(context.importModule, specifier);
@@ -298,6 +309,7 @@ function createCpu(): Backend {
   return {
     name: 'cpu',
     tfBackend: 'cpu',
+    missingKernels: missingOn('cpu'),
     async prepare(): Promise<BackendProbe> {
       return { usable: true, device: `${cpuName()} (pure JS)`, versions: { ...coreVersions(), 'tfjs-backend-cpu': tf.version['tfjs-backend-cpu'] } };
     },

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '@dlexp/core';
-
-/** Backend registry names whose TF.js backend has another name. */
-const TF_BACKEND_OF: Record<string, string> = { cuda: 'tensorflow', tensorflow: 'tensorflow' };
+import { BACKEND_ENTRIES } from './entries';
+import { defaultImporter } from './load';
 
 /**
  * The kernels of `kernelNames` that the backend has no implementation for. `backendName` is a
@@ -10,7 +9,9 @@ const TF_BACKEND_OF: Record<string, string> = { cuda: 'tensorflow', tensorflow: 
  * registered when a backend's package loads (and the wasm training kernels when wasm activates).
  */
 export function findMissingKernels(kernelNames: string[], backendName: string): string[] {
-  const tfBackend = TF_BACKEND_OF[backendName] ?? backendName;
+  const entry = BACKEND_ENTRIES.find((e) => e.name === backendName);
+  // The entry knows which TF.js backend it runs as (cuda runs as 'tensorflow'); creating it loads nothing.
+  const tfBackend = entry?.create({}, { importModule: defaultImporter, log: () => undefined }).tfBackend ?? backendName;
   return [...new Set(kernelNames)].filter((name) => tf.getKernel(name, tfBackend) === undefined).sort();
 }
 
@@ -19,6 +20,9 @@ export function findMissingKernels(kernelNames: string[], backendName: string): 
  * backend (the reference backend: it has every kernel). Pass a step on a tiny batch. If the step
  * applies an optimizer, give it a throwaway model and optimizer: the step really runs.
  * Names the profiler reports that are not kernels (custom-gradient wrappers) are left out.
+ * Weights created on another backend are moved to cpu when the step reads them; from webgpu
+ * that needs a synchronous read Dawn for Node lacks, so there build the model inside `step` (or
+ * collect before activating webgpu).
  */
 export async function collectStepKernels(step: () => tf.TensorContainer | void | Promise<tf.TensorContainer | void>): Promise<string[]> {
   const previous = tf.getBackend();

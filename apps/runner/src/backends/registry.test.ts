@@ -26,11 +26,20 @@ function notFound(specifier: string): Error {
  * import: registers a 'tensorflow' TF.js backend (here a cpu backend carrying tfjs-node's
  * isUsingGpuDevice flag) and, optionally, some kernels for it.
  */
-function importerWith(standIns: Record<string, StandIn>, options: { webgpuAbsent?: boolean } = {}): { importer: ModuleImporter; imported: string[] } {
+/** A stand-in for the npm `webgpu` package whose Dawn finds the given adapter (or none). */
+function dawnWith(adapter: { info: Record<string, unknown> } | null): Record<string, unknown> {
+  return { create: () => ({ requestAdapter: async () => adapter }), globals: {} };
+}
+
+function importerWith(
+  standIns: Record<string, StandIn>,
+  options: { webgpuAbsent?: boolean; dawn?: Record<string, unknown> } = {},
+): { importer: ModuleImporter; imported: string[] } {
   const imported: string[] = [];
   const importer: ModuleImporter = async (specifier) => {
     imported.push(specifier);
     if (specifier === 'webgpu' && options.webgpuAbsent === true) throw notFound(specifier);
+    if (specifier === 'webgpu' && options.dawn !== undefined) return options.dawn;
     const standIn = standIns[specifier];
     if (standIn === undefined) {
       if (specifier === GPU_PKG || specifier === CPU_PKG) throw notFound(specifier);
@@ -93,7 +102,10 @@ describe('backend registry', () => {
       const backend = entry.create({}, { importModule: defaultImporter, log });
       expect(backend.name).toBe(entry.name);
       expect(backend.tfBackend).toBe(entry.name === 'cuda' ? 'tensorflow' : entry.name);
+      expect(backend.missingKernels(['NoSuchKernel', 'NoSuchKernel'])).toEqual(['NoSuchKernel']);
     }
+    // cpu has every kernel from the start.
+    expect(registry.get('cpu').create({}, { importModule: defaultImporter, log }).missingKernels(['Conv2D', 'MaxPoolGrad'])).toEqual([]);
   });
 
   it('rejects an unknown name with a suggestion, as a ConfigError', async () => {
@@ -187,6 +199,23 @@ describe('cuda and tensorflow with stand-in packages', () => {
     expect(active.skipped.map((s) => s.name)).toEqual(['cuda', 'tensorflow', 'webgpu']);
     expect(active.skipped[2]!.reason).toContain("'webgpu' (Dawn for Node) is not installed");
     expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('auto passes over a software WebGPU adapter, naming it', async () => {
+    const llvmpipe = { info: { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25.0.7' } };
+    const { importer, imported } = importerWith({}, { dawn: dawnWith(llvmpipe) });
+    const active = await activateBackend('auto', { log, importModule: importer });
+    expect(active.name).toBe('wasm');
+    expect(active.skipped[2]).toEqual({ name: 'webgpu', reason: expect.stringContaining('only a software adapter (llvmpipe: Mesa 25.0.7)') });
+    // Judged before TF.js's WebGPU backend is even loaded.
+    expect(imported).not.toContain('@tensorflow/tfjs-backend-webgpu');
+  });
+
+  it('webgpu with no adapter at all: auto says why, naming it is a ConfigError pointing at the driver install', async () => {
+    const { importer } = importerWith({}, { dawn: dawnWith(null) });
+    const active = await activateBackend('auto', { log, importModule: importer });
+    expect(active.skipped[2]!.reason).toContain('Dawn found no WebGPU adapter');
+    await expectConfigError(activateBackend('webgpu', { log, importModule: importer }), 'no usable Vulkan driver', '.ci/install-webgpu.sh');
   });
 
   it('webgpu named without the webgpu package: ConfigError with the install command', async () => {

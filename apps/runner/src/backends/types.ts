@@ -51,6 +51,11 @@ export interface Backend {
    * ops on a GPU). Runs after a successful tf.setBackend.
    */
   confirm?(mode: RequestMode): Promise<BackendProbe>;
+  /**
+   * The kernels of `kernelNames` it has no implementation for. Meaningful once prepare() has
+   * loaded its package (kernels register on load; for wasm, prepare adds the training kernels).
+   */
+  missingKernels(kernelNames: string[]): string[];
 }
 
 /** What activateBackend returns and the run records. */

@@ -170,6 +170,9 @@ describe('wasm training kernels', () => {
     { a: [2, 3, 5, 7], b: [2, 3, 7, 4], transposeA: false, transposeB: false },
     { a: [2, 7, 5], b: [2, 7, 4], transposeA: true, transposeB: false },
     { a: [3, 30, 40], b: [3, 50, 30], transposeA: true, transposeB: true },
+    // Shapes where computing the product transposed moves less data (dX = dY W^T in backprop).
+    { a: [4, 20], b: [30, 20], transposeA: false, transposeB: true },
+    { a: [20, 4], b: [30, 20], transposeA: true, transposeB: true },
   ])('matmul a $a b $b transposeA $transposeA transposeB $transposeB', ({ a, b, transposeA, transposeB }) => {
     it('BatchMatMul matches cpu', async () => {
       const f = () => tf.matMul(rand(a, 8), rand(b, 9), transposeA, transposeB);
@@ -192,6 +195,45 @@ describe('wasm training kernels', () => {
       return tf.concat([gw!.flatten(), gb!]);
     };
     expectClose(await run('wasm', f), await run('cpu', f));
+  });
+
+  it.each([
+    { x: [3, 8, 6, 4], filterSize: 2, strides: 2, pad: 'valid' },
+    { x: [2, 9, 9, 3], filterSize: 3, strides: 3, pad: 'same' },
+    { x: [2, 6, 8, 2], filterSize: [2, 4], strides: [2, 4], pad: 'valid' },
+    // Windows that do not tile the input: the stock kernel drops gradients here.
+    { x: [2, 7, 7, 3], filterSize: 2, strides: 2, pad: 'valid' },
+    { x: [2, 7, 7, 3], filterSize: 2, strides: 2, pad: 'same' },
+    // Overlapping windows.
+    { x: [2, 7, 7, 3], filterSize: 3, strides: 2, pad: 'same' },
+    { x: [1, 6, 5, 2], filterSize: 3, strides: 1, pad: 'valid' },
+    { x: [2, 8, 7, 2], filterSize: [3, 2], strides: [1, 2], pad: 'same' },
+  ] as const)('MaxPoolGrad window $filterSize stride $strides $pad on $x matches cpu exactly, ties included', async ({ x, filterSize, strides, pad }) => {
+    const f = () => {
+      // relu then rounding: many windows hold equal maxima, where the tie rule shows.
+      const input = tf.round(tf.relu(rand([...x], 16))) as tf.Tensor4D;
+      const output = tf.maxPool(input, filterSize as [number, number], strides as [number, number], pad);
+      const dy = rand(output.shape, 17);
+      return tf.engine().runKernel('MaxPoolGrad', { dy, input, output }, { filterSize, strides, pad }) as tf.Tensor;
+    };
+    const onWasm = await run('wasm', f);
+    const onCpu = await run('cpu', f);
+    // Overlapping windows add gradients in another order: equal up to float rounding.
+    expectClose(onWasm, onCpu);
+    // Where each gradient lands must agree exactly (same maximum chosen in every window).
+    expect(Array.from(onWasm.data, (v) => v !== 0)).toEqual(Array.from(onCpu.data, (v) => v !== 0));
+  });
+
+  it.each([
+    { dtype: 'float32', on: 1, off: 0 },
+    { dtype: 'float32', on: 0.9, off: 0.1 / 9 },
+    { dtype: 'int32', on: 5, off: -2 },
+  ] as const)('OneHot $dtype on $on off $off matches cpu (the stock float32 kernel writes int32 bits)', async ({ dtype, on, off }) => {
+    const f = () => tf.oneHot(tf.tensor2d([[0, 3], [-1, 7], [2, 2]], [3, 2], 'int32'), 4, on, off, dtype);
+    const onWasm = await run('wasm', f);
+    const onCpu = await run('cpu', f);
+    expect(onWasm.shape).toEqual([3, 2, 4]);
+    expect(Array.from(onWasm.data)).toEqual(Array.from(onCpu.data));
   });
 
   it('can put the stock kernels back and replace them again', async () => {

@@ -1,12 +1,13 @@
 /**
  * Training kernels for the TF.js wasm backend.
  *
- * The wasm backend ships without Conv2DBackpropFilter, so a CNN cannot train on it at all, and its
- * BatchMatMul and Conv2DBackpropInput run naive loops where XNNPACK would be 10-50x faster: only an
- * untransposed, unbatched matmul and Conv2D reach XNNPACK. Every kernel here is therefore a
- * composition of those two fast kernels plus cheap data movement (Transpose, Reverse, Slice,
- * Reshape, PadV2), called directly as kernel functions so nothing is recorded on the gradient tape
- * and every intermediate is freed before the kernel returns.
+ * The wasm backend ships without Conv2DBackpropFilter, so a CNN cannot train on it at all; its
+ * BatchMatMul and Conv2DBackpropInput run naive loops where XNNPACK would be 10-50x faster (only an
+ * untransposed, unbatched matmul and Conv2D reach XNNPACK); and two stock kernels give wrong
+ * results in cases (MaxPoolGrad, OneHot with a float dtype). Every kernel here is a composition of
+ * the backend's own kernels, the heavy ones XNNPACK's, plus data movement (Transpose, Reverse,
+ * Slice, Reshape, PadV2), called directly as kernel functions so nothing is recorded on the
+ * gradient tape and every intermediate is freed before the kernel returns.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
@@ -247,13 +248,31 @@ function present(t: TensorInfo | null | undefined): t is TensorInfo {
   return t !== undefined && t !== null;
 }
 
+function swapLastTwo(rank: number): number[] {
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [rank - 1, rank - 2];
+  return perm;
+}
+
+/**
+ * Whether (B^T A^T)^T moves less data than A B for an (m x k)(k x n) product: count the elements
+ * each way transposes and XNNPACK packs (its right operand, on every call since weights change
+ * every step). Backward matmuls such as dX = dY W^T (m = batch, n = fan-in) gain the most.
+ */
+function swappedIsCheaper(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): boolean {
+  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + k * n;
+  const swapped = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + m * n + k * m;
+  return swapped < direct;
+}
+
 /** Below this many multiply-adds per batch entry, one XNNPACK call per entry costs more than the naive loop saves. */
 const MIN_WORK_PER_BATCH_ENTRY = 1 << 15;
 
 /**
  * Wraps a matmul kernel (BatchMatMul or _FusedMatMul) so it reaches XNNPACK, which the stock
  * kernel uses only for an untransposed matmul of one batch entry:
- * - transposed operands are transposed up front (a cheap copy next to the matmul);
+ * - transposed operands are transposed up front (a cheap copy next to the matmul), or the product
+ *   is computed transposed when that moves less data;
  * - a batch of `a` against one `b` is folded into the rows of one matmul;
  * - a batch against a batch runs one matmul per entry. The stock kernel also adds a fused bias
  *   wrongly when both operands are batched, so that case always goes this way.
@@ -279,6 +298,21 @@ function fastMatMul(original: KernelFunc, name: string): KernelFunc {
     if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original(args);
     const outShape = [...(batchA >= batchB ? a.shape : b.shape).slice(0, -2), m, n];
     const untransposed = { ...attrs, transposeA: false, transposeB: false };
+    const activation = (attrs as { activation?: string }).activation;
+    const plain = !present(inputs.bias) && (activation === undefined || activation === 'linear');
+    if (plain && batchA === 1 && batchB === 1 && swappedIsCheaper(m, k, n, transposeA, transposeB)) {
+      return withScratch(backend, (keep) => {
+        // C = A B computed as (B^T A^T)^T: XNNPACK packs its right operand on every call, and here
+        // that is A^T (k x m) instead of B (k x n), with smaller transposes around it.
+        const bt = transposeB ? b : keep(callKernel('Transpose', backend, { x: b }, { perm: swapLastTwo(b.shape.length) }));
+        const at = transposeA ? a : keep(callKernel('Transpose', backend, { x: a }, { perm: swapLastTwo(a.shape.length) }));
+        const left = keep(callKernel('Reshape', backend, { x: bt }, { shape: [1, n, k] }));
+        const right = keep(callKernel('Reshape', backend, { x: at }, { shape: [1, k, m] }));
+        const outT = keep(single(original({ inputs: { a: left, b: right }, backend, attrs: untransposed }), name));
+        const out = keep(callKernel('Transpose', backend, { x: outT }, { perm: [0, 2, 1] }));
+        return callKernel('Reshape', backend, { x: out }, { shape: outShape });
+      });
+    }
     return withScratch(backend, (keep) => {
       // As [batch, rows, cols] with the transposes done, so each entry is a plain matmul.
       const asBatchOf = (t: TensorInfo, batch: number, transpose: boolean, rows: number, cols: number): TensorInfo => {
@@ -306,6 +340,159 @@ function fastMatMul(original: KernelFunc, name: string): KernelFunc {
   };
 }
 
+/**
+ * Places x (NHWC) in a frame of frameH x frameW rows/columns starting at (top, left): rows and
+ * columns outside x get `fill`, and those of x past the frame are cut.
+ */
+function toFrame(
+  backend: DisposingBackend,
+  keep: (t: TensorInfo) => TensorInfo,
+  x: TensorInfo,
+  at: { top: number; left: number; height: number; width: number },
+  fill: number,
+): TensorInfo {
+  const [n, h, w, c] = shape4(x.shape);
+  const rows = Math.min(h, at.height - at.top);
+  const cols = Math.min(w, at.width - at.left);
+  const inside = rows === h && cols === w ? x : keep(callKernel('Slice', backend, { x }, { begin: [0, 0, 0, 0], size: [n, rows, cols, c] }));
+  const paddings = [
+    [0, 0],
+    [at.top, at.height - at.top - rows],
+    [at.left, at.width - at.left - cols],
+    [0, 0],
+  ];
+  if (paddings.every(([before, after]) => before === 0 && after === 0)) return inside;
+  return keep(callKernel('PadV2', backend, { x: inside }, { paddings, constantValue: fill }));
+}
+
+/** The inverse of toFrame for a gradient: x's rows and columns of the frame, zero where the frame did not reach. */
+function fromFrame(
+  backend: DisposingBackend,
+  keep: (t: TensorInfo) => TensorInfo,
+  framed: TensorInfo,
+  at: { top: number; left: number },
+  xShape: [number, number, number, number],
+): TensorInfo {
+  const [n, h, w, c] = xShape;
+  const [, frameH, frameW] = framed.shape as [number, number, number, number];
+  const rows = Math.min(h, frameH - at.top);
+  const cols = Math.min(w, frameW - at.left);
+  const cut = keep(callKernel('Slice', backend, { x: framed }, { begin: [0, at.top, at.left, 0], size: [n, rows, cols, c] }));
+  if (rows === h && cols === w) return cut;
+  return keep(callKernel('PadV2', backend, { x: cut }, { paddings: [[0, 0], [0, h - rows], [0, w - cols], [0, 0]], constantValue: 0 }));
+}
+
+/**
+ * MaxPoolGrad: each window's gradient goes to its first maximum in row-major order, the rule of
+ * the cpu backend. The stock wasm kernel breaks ties otherwise and, when the windows do not tile
+ * the input exactly (7x7 with 2x2 windows), drops some gradients altogether.
+ * The input is framed (padding as -Infinity, so never a maximum), each window's values are laid
+ * side by side, ArgMax + OneHot make the mask, and the masked dy goes back to its positions:
+ * - windows that tile the frame (stride = window): one reshape/transpose each way, no copies per tap;
+ * - overlapping windows: one strided slice per tap, and one strided scatter (spread + pad) per tap
+ *   summed with AddN.
+ */
+function maxPoolGrad(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as DisposingBackend;
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const attrs = (args.attrs ?? {}) as { filterSize: number | Pair; strides: number | Pair; pad: PadAttr; dimRoundingMode?: RoundingMode };
+    if (input.dtype !== 'float32' || input.shape.length !== 4) return original(args);
+    const xShape = shape4(input.shape);
+    const info = tf.backend_util.computePool2DInfo(xShape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const { batchSize: n, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    const at = { top: info.padInfo.top, left: info.padInfo.left, height: (oh - 1) * sh + fh, width: (ow - 1) * sw + fw };
+    const taps = fh * fw;
+    return withScratch(backend, (keep) => {
+      const framed = toFrame(backend, keep, input, at, -Infinity);
+      const maskOf = (byTap: TensorInfo) => {
+        // byTap: [..., taps] with the taps in row-major window order, so ArgMax finds the first maximum.
+        const first = keep(callKernel('ArgMax', backend, { x: byTap }, { axis: byTap.shape.length - 1 }));
+        const ints = keep(callKernel('OneHot', backend, { indices: first }, { depth: taps, onValue: 1, offValue: 0, dtype: 'int32' }));
+        const mask = keep(callKernel('Cast', backend, { x: ints }, { dtype: 'float32' }));
+        const dyColumn = keep(callKernel('Reshape', backend, { x: dy }, { shape: [n, oh, ow, c, 1] }));
+        return keep(callKernel('Multiply', backend, { a: mask, b: dyColumn }));
+      };
+      let gradFrame: TensorInfo;
+      if (sh === fh && sw === fw) {
+        const six = keep(callKernel('Reshape', backend, { x: framed }, { shape: [n, oh, fh, ow, fw, c] }));
+        const byWindow = keep(callKernel('Transpose', backend, { x: six }, { perm: [0, 1, 3, 5, 2, 4] }));
+        const byTap = keep(callKernel('Reshape', backend, { x: byWindow }, { shape: [n, oh, ow, c, taps] }));
+        const masked = keep(callKernel('Reshape', backend, { x: maskOf(byTap) }, { shape: [n, oh, ow, c, fh, fw] }));
+        const back = keep(callKernel('Transpose', backend, { x: masked }, { perm: [0, 1, 4, 2, 5, 3] }));
+        gradFrame = keep(callKernel('Reshape', backend, { x: back }, { shape: [n, at.height, at.width, c] }));
+      } else {
+        const tapViews: TensorInfo[] = [];
+        for (let kh = 0; kh < fh; kh++) {
+          for (let kw = 0; kw < fw; kw++) {
+            tapViews.push(
+              keep(
+                callKernel('StridedSlice', backend, { x: framed }, {
+                  begin: [0, kh, kw, 0],
+                  end: [n, kh + (oh - 1) * sh + 1, kw + (ow - 1) * sw + 1, c],
+                  strides: [1, sh, sw, 1],
+                  beginMask: 0,
+                  endMask: 0,
+                  ellipsisMask: 0,
+                  newAxisMask: 0,
+                  shrinkAxisMask: 0,
+                }),
+              ),
+            );
+          }
+        }
+        const byTap = keep(callKernel('Pack', backend, tapViews as unknown as NamedTensorInfoMap, { axis: 4 }));
+        const masked = maskOf(byTap);
+        const unpack = tf.getKernel('Unpack', BACKEND)!.kernelFunc({ inputs: { value: masked }, backend, attrs: { axis: 4 } });
+        const perTap = (Array.isArray(unpack) ? unpack : [unpack]).map(keep);
+        const placed = perTap.map((g, k) => {
+          const kh = Math.floor(k / fw);
+          const kw = k % fw;
+          let spread = g;
+          if (sh > 1 || sw > 1) {
+            // Row i of the tap's gradient belongs at frame row kh + i * sh: spread by the stride.
+            const six = keep(callKernel('Reshape', backend, { x: g }, { shape: [n, oh, 1, ow, 1, c] }));
+            const gaps = keep(
+              callKernel('PadV2', backend, { x: six }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 }),
+            );
+            const wide = keep(callKernel('Reshape', backend, { x: gaps }, { shape: [n, oh * sh, ow * sw, c] }));
+            spread = keep(callKernel('Slice', backend, { x: wide }, { begin: [0, 0, 0, 0], size: [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c] }));
+          }
+          return toFrame(backend, keep, spread, { top: kh, left: kw, height: at.height, width: at.width }, 0);
+        });
+        gradFrame = keep(callKernel('AddN', backend, placed as unknown as NamedTensorInfoMap));
+      }
+      return fromFrame(backend, keep, gradFrame, at, xShape);
+    });
+  };
+}
+
+/**
+ * OneHot with a float dtype: the stock kernel writes int32 bit patterns whatever dtype it is asked
+ * for, so float32 one-hot labels come out as 1.4e-45 instead of 1. Build the int32 0/1 mask with it
+ * and form `mask * on + (1 - mask) * off` in float32, which gives exactly `on` and `off`.
+ */
+function fixedOneHot(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const attrs = (args.attrs ?? {}) as { dtype?: string; depth: number; onValue?: number; offValue?: number };
+    if (attrs.dtype === undefined || attrs.dtype === 'int32') return original(args);
+    const backend = args.backend as DisposingBackend;
+    const onValue = attrs.onValue ?? 1;
+    const offValue = attrs.offValue ?? 0;
+    return withScratch(backend, (keep) => {
+      const ints = keep(single(original({ ...args, attrs: { ...attrs, dtype: 'int32', onValue: 1, offValue: 0 } }), 'OneHot'));
+      const mask = keep(callKernel('Cast', backend, { x: ints }, { dtype: 'float32' }));
+      // The returned tensor is never freed by withScratch, kept or not.
+      if (onValue === 1 && offValue === 0) return mask;
+      const scalar = (value: number) => keep(callKernel('Fill', backend, {}, { shape: [], value, dtype: 'float32' }));
+      const on = keep(callKernel('Multiply', backend, { a: mask, b: scalar(onValue) }));
+      const inverse = keep(callKernel('Sub', backend, { a: scalar(1), b: mask }));
+      const off = keep(callKernel('Multiply', backend, { a: inverse, b: scalar(offValue) }));
+      return callKernel('Add', backend, { a: on, b: off });
+    });
+  };
+}
+
 /** Kernel functions defined here, to recognise our own registrations (registering is idempotent). */
 const ours = new WeakSet<KernelFunc>();
 /** The stock configs we replaced, to restore them. */
@@ -313,16 +500,19 @@ const replaced = new Map<string, KernelConfig>();
 
 export interface WasmKernelOptions {
   /**
-   * Also replace the stock kernels that work but take a naive path (BatchMatMul, _FusedMatMul,
-   * Conv2DBackpropInput). Off only to measure the stock kernels against these.
+   * Also replace the stock kernels that take a naive path (BatchMatMul, _FusedMatMul,
+   * Conv2DBackpropInput, MaxPoolGrad; the last also drops gradients in cases). Off only to
+   * measure the stock kernels against these.
    */
   fastPaths?: boolean;
 }
 
 /** The kernels this module adds to wasm because the backend has none. */
 export const ADDED_WASM_KERNELS = ['Conv2DBackpropFilter'] as const;
+/** Stock wasm kernels with a wrong result that this module wraps (always, unlike the fast paths). */
+export const FIXED_WASM_KERNELS = ['OneHot'] as const;
 /** The stock wasm kernels this module replaces with XNNPACK-backed compositions. */
-export const REPLACED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput'] as const;
+export const REPLACED_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;
 
 function register(kernelName: string, kernelFunc: KernelFunc, base?: KernelConfig): void {
   ours.add(kernelFunc);
@@ -344,6 +534,11 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
   }
   const filterKernel = tf.getKernel('Conv2DBackpropFilter', BACKEND);
   if (filterKernel === undefined) register('Conv2DBackpropFilter', conv2DBackpropFilter as KernelFunc);
+  const oneHot = tf.getKernel('OneHot', BACKEND);
+  if (oneHot !== undefined && !ours.has(oneHot.kernelFunc)) {
+    tf.unregisterKernel('OneHot', BACKEND);
+    register('OneHot', fixedOneHot(oneHot.kernelFunc), oneHot);
+  }
   if (!fastPaths) {
     restoreStockWasmKernels();
     return;
@@ -352,7 +547,12 @@ export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): vo
     const current = tf.getKernel(name, BACKEND);
     if (current === undefined || ours.has(current.kernelFunc)) continue;
     replaced.set(name, current);
-    const replacement = name === 'Conv2DBackpropInput' ? (conv2DBackpropInput as KernelFunc) : fastMatMul(current.kernelFunc, name);
+    const replacement =
+      name === 'Conv2DBackpropInput'
+        ? (conv2DBackpropInput as KernelFunc)
+        : name === 'MaxPoolGrad'
+          ? maxPoolGrad(current.kernelFunc)
+          : fastMatMul(current.kernelFunc, name);
     // registerKernel refuses a name that is taken, so the stock kernel goes first.
     tf.unregisterKernel(name, BACKEND);
     register(name, replacement, current);

@@ -1,0 +1,51 @@
+/** The models the training bench measures, as the course defines them. */
+import * as tf from '@tensorflow/tfjs';
+
+export interface BenchModel {
+  name: string;
+  description: string;
+  /** One example's shape (the batch is added in front). */
+  inputShape: number[];
+  build(): tf.LayersModel;
+}
+
+function cnn(): tf.LayersModel {
+  const model = tf.sequential();
+  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu' }));
+  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(tf.layers.flatten());
+  model.add(tf.layers.dense({ units: 1024, activation: 'relu' }));
+  model.add(tf.layers.dropout({ rate: 0.3, seed: 3 }));
+  model.add(tf.layers.dense({ units: 10 }));
+  return model;
+}
+
+function mlp(): tf.LayersModel {
+  const model = tf.sequential();
+  model.add(tf.layers.dense({ inputShape: [784], units: 500, activation: 'tanh' }));
+  model.add(tf.layers.dense({ units: 300, activation: 'tanh' }));
+  model.add(tf.layers.dense({ units: 10 }));
+  return model;
+}
+
+function lstm(): tf.LayersModel {
+  const model = tf.sequential();
+  // Glorot instead of the default orthogonal recurrent initializer: the QR it runs is slow in JS
+  // and is not part of the training step being measured.
+  model.add(tf.layers.lstm({ units: 128, inputShape: [28, 28], recurrentInitializer: 'glorotUniform' }));
+  model.add(tf.layers.dense({ units: 10 }));
+  return model;
+}
+
+export const MODELS: Record<string, BenchModel> = {
+  cnn: {
+    name: 'cnn',
+    description: 'conv 5x5x32 same + relu + maxpool 2, conv 5x5x64 same + relu + maxpool 2, dense 1024 relu, dropout 0.3, dense 10',
+    inputShape: [28, 28, 1],
+    build: cnn,
+  },
+  mlp: { name: 'mlp', description: '784-500-300-10 tanh', inputShape: [784], build: mlp },
+  lstm: { name: 'lstm', description: 'LSTM 128 over 28 steps x 28 features, dense 10', inputShape: [28, 28], build: lstm },
+};
