@@ -2,7 +2,7 @@
  * Training throughput of the course models on each backend.
  *
  *   npx tsx bench/train-bench.ts [--backends wasm-stock,wasm,wasm-mt,webgpu,cpu] [--models cnn,mlp]
- *                                [--steps N] [--warmup N] [--batch N] [--driver direct]
+ *                                [--steps N] [--warmup N] [--batch N] [--driver direct,runner]
  *                                [--profile] [--out DIR] [--include-slow]
  *
  * Backends are registry names, plus two wasm variants: `wasm-stock`, wasm with only the kernel it
@@ -21,9 +21,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import Table from 'cli-table3';
-import { activateBackend, registerWasmTrainingKernels } from '../apps/runner/src/backends/index';
-import type { ActiveBackend } from '../apps/runner/src/backends/index';
-import { MODELS, type BenchModel } from './train-models';
+import { MODELS, RUNNER_MODELS, type BenchModel } from './train-models';
+import { activateBackend, buildOptimizer, createRegistries, normalize, registerWasmTrainingKernels, type ActiveBackend, type Batch } from '@dlexp/runner';
+import { createBatchIterator, createColumn, inMemorySplit, splitFeatures } from '@dlexp/data';
 
 interface Options {
   backends: string[];
@@ -31,7 +31,8 @@ interface Options {
   steps: number;
   warmup: number;
   batch: number;
-  driver: string;
+  /** Step drivers measured side by side, interleaved in rounds so machine noise hits each alike. */
+  drivers: string[];
   profile: boolean;
   out?: string;
   includeSlow: boolean;
@@ -42,6 +43,9 @@ interface Options {
 export interface Cell {
   backend: string;
   model: string;
+  driver?: string;
+  /** ms/step relative to the first driver's, in percent (the runner's overhead). */
+  overheadPercent?: number;
   msPerStep?: number;
   samplesPerSecond?: number;
   steps: number;
@@ -50,10 +54,9 @@ export interface Cell {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step drivers: how one training step is run. `direct` is a hand-written Adam step. The runner's
-// train loop, once it exists, becomes a second driver here (`--driver runner`): build the same
-// model through the runner's model/optimizer registries and call its step function; the timing,
-// table and output code below need no change.
+// Step drivers: how one training step is run. `direct` is a hand-written Adam step; `runner` is
+// what one iteration of the runner's train loop does, with the model built from the same YAML
+// config through the runner's registries. Their ratio is the runner's overhead.
 
 export interface StepDriver {
   description: string;
@@ -61,20 +64,35 @@ export interface StepDriver {
   prepare(model: BenchModel, batch: number): { step: () => Promise<number>; dispose: () => void };
 }
 
+/** Four batches of seeded random examples (inputs and class ids), shared by both drivers. */
+function benchData(model: BenchModel, batch: number): { x: Float32Array; y: Int32Array; examples: number; perExample: number } {
+  const examples = batch * 4;
+  const perExample = model.inputShape.reduce((a, b) => a * b, 1);
+  const x = tf.tidy(() => tf.randomNormal([examples * perExample], 0, 1, 'float32', 1).dataSync() as Float32Array);
+  const y = Int32Array.from({ length: examples }, (_, i) => (i * 7) % 10);
+  return { x, y, examples, perExample };
+}
+
 const directDriver: StepDriver = {
-  description: 'hand-written step: optimizer.minimize over tf.layers model, loss read back each step',
+  description: 'hand-written loop: batch tensors sliced from arrays, optimizer.minimize over a tf.layers model, loss read back each step',
   prepare(model, batch) {
     const net = model.build();
     const optimizer = tf.train.adam(1e-3);
-    const x = tf.randomNormal([batch, ...model.inputShape], 0, 1, 'float32', 1);
-    const y = tf.tidy(() => tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2), 10));
+    const data = benchData(model, batch);
+    // One-hot labels made once, as a hand-written loop would.
+    const labels = new Float32Array(data.examples * 10);
+    data.y.forEach((label, i) => (labels[i * 10 + label] = 1));
+    let next = 0;
     const step = async () => {
+      const start = (next++ % 4) * batch;
+      const x = tf.tensor(data.x.subarray(start * data.perExample, (start + batch) * data.perExample), [batch, ...model.inputShape]);
+      const y = tf.tensor2d(labels.subarray(start * 10, (start + batch) * 10), [batch, 10]);
       const loss = optimizer.minimize(
         () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
         true,
       )!;
       const value = (await loss.data())[0]!;
-      loss.dispose();
+      tf.dispose([loss, x, y]);
       return value;
     };
     return {
@@ -82,13 +100,47 @@ const directDriver: StepDriver = {
       dispose: () => {
         optimizer.dispose();
         net.dispose();
-        tf.dispose([x, y]);
       },
     };
   },
 };
 
-export const DRIVERS: Record<string, StepDriver> = { direct: directDriver };
+const runnerDriver: StepDriver = {
+  description: "the runner's step: a batch from the data pipeline, the registry-built model's loss and gradients, the runner's Adam, loss read back",
+  prepare(model, batch) {
+    const registries = createRegistries();
+    const experiment = normalize(
+      { name: 'bench', data: { type: 'synthetic' }, model: RUNNER_MODELS[model.name]!, train: { optimizer: { type: 'adam', learningRate: 1e-3 }, steps: 1, batchSize: batch } },
+      registries,
+    );
+    // The same data, served by the pipeline the runner trains from.
+    const data = benchData(model, batch);
+    const split = inMemorySplit({ x: createColumn(data.x, [data.examples, ...model.inputShape]), y: createColumn(data.y, [data.examples]) });
+    const trainable = registries.models.get('sequential').create(experiment.model, { seed: 1, modelRegistries: registries.modelRegistries, features: splitFeatures(split), print: () => undefined });
+    const variables = trainable.trainableVariables();
+    const optimizer = buildOptimizer(experiment.train, registries);
+    const batches = createBatchIterator(split, { batchSize: batch, seed: 1 });
+    let stepIndex = 0;
+    const step = async () => {
+      const next = (await batches.next()).value as Batch;
+      const { loss, grads } = trainable.lossAndGradients(next, stepIndex);
+      optimizer.apply(grads, variables, stepIndex++);
+      const value = (await loss.data())[0]!;
+      tf.dispose([loss, ...grads.values(), ...Object.values(next)]);
+      return value;
+    };
+    return {
+      step,
+      dispose: () => {
+        void batches.return();
+        optimizer.dispose();
+        trainable.dispose();
+      },
+    };
+  },
+};
+
+export const DRIVERS: Record<string, StepDriver> = { direct: directDriver, runner: runnerDriver };
 
 // ---------------------------------------------------------------------------------------------
 
@@ -102,7 +154,7 @@ function parseArgs(argv: string[]): Options {
     steps: 10,
     warmup: 2,
     batch: 100,
-    driver: 'direct',
+    drivers: ['direct', 'runner'],
     profile: false,
     includeSlow: false,
   };
@@ -123,7 +175,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--steps') options.steps = Math.max(1, count(value()));
     else if (arg === '--warmup') options.warmup = count(value());
     else if (arg === '--batch') options.batch = Math.max(1, count(value()));
-    else if (arg === '--driver') options.driver = value();
+    else if (arg === '--driver') options.drivers = value().split(',').filter((d) => d !== '');
     else if (arg === '--profile') options.profile = true;
     else if (arg === '--include-slow') options.includeSlow = true;
     else if (arg === '--out') options.out = value();
@@ -131,7 +183,7 @@ function parseArgs(argv: string[]): Options {
     else throw new Error(`unknown option ${arg}`);
   }
   for (const m of options.models) if (MODELS[m] === undefined) throw new Error(`unknown model ${m} (known: ${Object.keys(MODELS).join(', ')})`);
-  if (DRIVERS[options.driver] === undefined) throw new Error(`unknown driver ${options.driver} (known: ${Object.keys(DRIVERS).join(', ')})`);
+  for (const d of options.drivers) if (DRIVERS[d] === undefined) throw new Error(`unknown driver ${d} (known: ${Object.keys(DRIVERS).join(', ')})`);
   return options;
 }
 
@@ -144,28 +196,44 @@ async function activate(name: string): Promise<ActiveBackend> {
   return active;
 }
 
-async function measure(backend: string, model: BenchModel, options: Options): Promise<Cell> {
-  const driver = DRIVERS[options.driver]!;
+/** Rounds the timed steps are split into; each round times every driver, in rotating order. */
+const ROUNDS = 4;
+
+async function measure(backend: string, model: BenchModel, options: Options): Promise<Cell[]> {
   const tensorsBefore = tf.memory().numTensors;
-  const { step, dispose } = driver.prepare(model, options.batch);
+  const prepared = options.drivers.map((name) => ({ name, ...DRIVERS[name]!.prepare(model, options.batch), ms: 0, steps: 0, loss: NaN }));
   try {
-    for (let i = 0; i < options.warmup; i++) await step();
-    const start = performance.now();
-    let loss = NaN;
-    for (let i = 0; i < options.steps; i++) loss = await step();
-    const ms = (performance.now() - start) / options.steps;
-    const cell: Cell = {
-      backend,
-      model: model.name,
-      msPerStep: ms,
-      samplesPerSecond: (options.batch * 1000) / ms,
-      steps: options.steps,
-      note: Number.isFinite(loss) ? '' : `loss ${loss}`,
-    };
-    if (options.profile) cell.topKernels = await topKernels(step);
-    return cell;
+    for (const p of prepared) for (let i = 0; i < options.warmup; i++) await p.step();
+    const perRound = Math.max(1, Math.ceil(options.steps / ROUNDS));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < prepared.length; k++) {
+        const p = prepared[(round + k) % prepared.length]!;
+        const start = performance.now();
+        for (let i = 0; i < perRound; i++) p.loss = await p.step();
+        p.ms += performance.now() - start;
+        p.steps += perRound;
+      }
+    }
+    const baseline = prepared[0]!.ms / prepared[0]!.steps;
+    const cells: Cell[] = [];
+    for (const p of prepared) {
+      const ms = p.ms / p.steps;
+      const cell: Cell = {
+        backend,
+        model: model.name,
+        driver: p.name,
+        msPerStep: ms,
+        samplesPerSecond: (options.batch * 1000) / ms,
+        steps: p.steps,
+        note: Number.isFinite(p.loss) ? '' : `loss ${p.loss}`,
+      };
+      if (p !== prepared[0]) cell.overheadPercent = (ms / baseline - 1) * 100;
+      if (options.profile) cell.topKernels = await topKernels(p.step);
+      cells.push(cell);
+    }
+    return cells;
   } finally {
-    dispose();
+    for (const p of prepared) p.dispose();
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (leaked !== 0) console.warn(`${backend}/${model.name}: ${leaked} tensors leaked`);
   }
@@ -194,10 +262,11 @@ function fmt(n: number | undefined, digits: number): string {
 }
 
 function render(cells: Cell[], withKernels: boolean): { text: string; markdown: string } {
-  const head = ['backend', 'model', 'ms/step', 'samples/s', 'steps', 'note'];
+  const head = ['backend', 'model', 'driver', 'ms/step', 'samples/s', 'vs first driver', 'steps', 'note'];
   if (withKernels) head.push('top kernels (ms, one step)');
   const rows = cells.map((c) => {
-    const row = [c.backend, c.model, fmt(c.msPerStep, 1), fmt(c.samplesPerSecond, 1), String(c.steps), c.note];
+    const overhead = c.overheadPercent === undefined ? '' : `${c.overheadPercent >= 0 ? '+' : ''}${c.overheadPercent.toFixed(1)} %`;
+    const row = [c.backend, c.model, c.driver ?? '', fmt(c.msPerStep, 1), fmt(c.samplesPerSecond, 1), overhead, String(c.steps), c.note];
     if (withKernels) row.push(c.topKernels ?? '');
     return row;
   });
@@ -226,7 +295,7 @@ async function measureBackend(backend: string, options: Options): Promise<{ cell
       continue;
     }
     console.log(`measuring ${backend} / ${m} ...`);
-    cells.push(await measure(backend, MODELS[m]!, options));
+    cells.push(...(await measure(backend, MODELS[m]!, options)));
   }
   return { cells, active };
 }
@@ -270,7 +339,7 @@ async function main(): Promise<void> {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')})`;
   const header = [
-    `batch ${options.batch}, Adam 1e-3, ${options.steps} timed steps after ${options.warmup} warm-up, driver ${options.driver}, ${new Date().toISOString()}`,
+    `batch ${options.batch}, Adam 1e-3, about ${options.steps} timed steps per driver after ${options.warmup} warm-up, drivers ${options.drivers.join(' vs ')} interleaved in ${ROUNDS} rounds, ${new Date().toISOString()}`,
     ...Object.entries(backendsSeen).map(([name, a]) => describeBackend(name, a)),
   ].join('\n');
   console.log(`\n${header}\n${text}`);

@@ -49,3 +49,38 @@ export const MODELS: Record<string, BenchModel> = {
   mlp: { name: 'mlp', description: '784-500-300-10 tanh', inputShape: [784], build: mlp },
   lstm: { name: 'lstm', description: 'LSTM 128 over 28 steps x 28 features, dense 10', inputShape: [28, 28], build: lstm },
 };
+
+/** The same models as experiment configs (the `model:` block of a YAML file), for the runner driver. */
+export const RUNNER_MODELS: Record<string, Record<string, unknown>> = {
+  cnn: {
+    type: 'sequential',
+    input: { shape: [28, 28, 1] },
+    layers: [
+      { type: 'conv2d', filters: 32, kernelSize: 5, padding: 'same', activation: 'relu' },
+      { type: 'maxPool', poolSize: 2 },
+      { type: 'conv2d', filters: 64, kernelSize: 5, padding: 'same', activation: 'relu' },
+      { type: 'maxPool', poolSize: 2 },
+      { type: 'flatten' },
+      { type: 'dense', units: 1024, activation: 'relu' },
+      { type: 'dropout', rate: 0.3 },
+      { type: 'dense', units: 10 },
+    ],
+    loss: { type: 'softmaxCrossEntropy' },
+  },
+  mlp: {
+    type: 'sequential',
+    input: { shape: [784] },
+    layers: [
+      { type: 'dense', units: 500, activation: 'tanh' },
+      { type: 'dense', units: 300, activation: 'tanh' },
+      { type: 'dense', units: 10 },
+    ],
+    loss: { type: 'softmaxCrossEntropy' },
+  },
+  lstm: {
+    type: 'sequential',
+    input: { shape: [28, 28] },
+    layers: [{ type: 'lstm', units: 128 }, { type: 'dense', units: 10 }],
+    loss: { type: 'softmaxCrossEntropy' },
+  },
+};

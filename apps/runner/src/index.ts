@@ -4,4 +4,8 @@ export type { ResolvedExperiment, LoadedExperiment, LoadOptions } from './config
 export { generateSchema, SCHEMA_FILE } from './config/schema';
 export { createRegistries } from './registries';
 export type { Registries } from './registries';
-export { runExperiment, configHash } from './run/run-experiment';
+export { runExperiment, configHash, buildOptimizer } from './run/run-experiment';
+export { trainModel, evaluateSplit } from './run/train-loop';
+export type { TrainableModel, Batch } from './models/model';
+export { activateBackend, createBackendRegistry, registerWasmTrainingKernels, findMissingKernels, collectStepKernels } from './backends';
+export type { ActiveBackend } from './backends';

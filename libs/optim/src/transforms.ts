@@ -138,10 +138,12 @@ export function scaleByAdam(beta1: number, beta2: number, epsilon: number): Grad
     const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
     m.assign(nextM);
     v.assign(nextV);
+    // The bias corrections are scalars: fold them into two multiplications instead of dividing
+    // both moment tensors (m̂ = m / (1 - β1^t), sqrt(v̂) = sqrt(v) / sqrt(1 - β2^t)).
     const t = step + 1;
-    const mHat = tf.div(nextM, 1 - Math.pow(beta1, t));
-    const vHat = tf.div(nextV, 1 - Math.pow(beta2, t));
-    return tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
+    const mScale = 1 / (1 - Math.pow(beta1, t));
+    const vScale = 1 / Math.sqrt(1 - Math.pow(beta2, t));
+    return tf.div(tf.mul(nextM, mScale), tf.add(tf.mul(tf.sqrt(nextV), vScale), epsilon));
   });
 }
 

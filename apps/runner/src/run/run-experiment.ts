@@ -2,11 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError, DataError, RunError, fillEntry } from '@dlexp/core';
-import { splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
+import { createBatchIterator, splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
 import { clipByGlobalNorm, clipByValue, createOptimizer } from '@dlexp/optim';
-import { activateBackend } from '../backends';
+import { activateBackend, assertKernelsAvailable, collectStepKernels } from '../backends';
+import type { ActiveBackend } from '../backends';
 import type { LoadedExperiment } from '../config/experiment';
-import { ModelConfigError, type TrainableModel } from '../models/model';
+import { ModelConfigError, type Batch, type TrainableModel } from '../models/model';
 import type { Registries } from '../registries';
 import { checkExpectations, type ExpectationResult } from './expectations';
 import { RunDirectory } from './run-directory';
@@ -103,6 +104,34 @@ export function buildOptimizer(train: LoadedExperiment['resolved']['train'], reg
 }
 
 /**
+ * Checks, before training, that the backend has every kernel one training step of this model
+ * needs: a throwaway copy of the model takes one step on one example on the cpu backend (which
+ * has them all) under the profiler, and any kernel the chosen backend lacks is named at once,
+ * instead of a crash in the middle of an epoch.
+ */
+export async function preflightKernels(experiment: LoadedExperiment, registries: Registries, backend: ActiveBackend, train: DataSplit): Promise<void> {
+  if (backend.tfBackend === 'cpu') return;
+  const kernels = await collectStepKernels(async () => {
+    const model = buildModel(experiment, registries, train, () => undefined);
+    const optimizer = buildOptimizer(experiment.resolved.train, registries);
+    const examples = createBatchIterator(train, { batchSize: 1, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
+    const batch = (await examples.next()).value as Batch;
+    await examples.return();
+    try {
+      const { loss, grads } = model.lossAndGradients(batch, 0);
+      optimizer.apply(grads, model.trainableVariables(), 0);
+      tf.dispose([loss, ...grads.values()]);
+      model.evaluateBatch(batch);
+    } finally {
+      tf.dispose(Object.values(batch));
+      optimizer.dispose();
+      model.dispose();
+    }
+  });
+  assertKernelsAvailable(kernels, backend.name);
+}
+
+/**
  * Runs one experiment: backend → data → model → optimizer (all config errors surface before the
  * run directory exists) → train → final metrics → expectations → summary.json, written last.
  */
@@ -113,6 +142,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   const dataset = await loadData(experiment, registries);
   const splits: Splits = dataset.splits;
   if (splits.train === undefined) throw new ConfigError([experiment.source.diagnostic(['data'], 'the dataset has no train split')]);
+  await preflightKernels(experiment, registries, backend, splits.train);
   tf.engine().startScope();
   try {
     const model = buildModel(experiment, registries, splits.train, options.print);
