@@ -31,6 +31,13 @@ describe('linear regression (the course: y = 0.1x + 0.2)', () => {
     expect(metrics.map((m) => m['step'])).toEqual([1, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 201]);
     for (const row of metrics) expect(Object.keys(row).sort()).toEqual(['b', 'epoch', 'k', 'step', 'timeMs', 'train.loss']);
     expect(readFileSync(join(out, 'config.resolved.yaml'), 'utf8')).toContain('learningRate: 0.2');
+    // the graph, as a TensorFlow GraphDef
+    const graph = JSON.parse(readFileSync(join(out, 'graph.json'), 'utf8')) as { node: { name: string; op: string; input?: string[] }[] };
+    const node = (name: string) => graph.node.find((n) => n.name === name);
+    expect(node('k')).toMatchObject({ op: 'VariableV2' });
+    expect(node('x')).toMatchObject({ op: 'Placeholder' });
+    expect(node('prediction')).toMatchObject({ op: 'AddV2' });
+    expect(node('loss')).toMatchObject({ op: 'Mean' });
   });
 
   it('is reproducible: the same seed gives the same metrics.jsonl apart from timeMs', () => {
@@ -105,7 +112,7 @@ describe('bad input', () => {
     const again = runner(['experiments/linear-regression.yaml', '--quick', '--out', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/the folder is not empty/);
-    expect(readdirSync(out).sort()).toEqual(['checkpoints', 'config.resolved.yaml', 'invocation.json', 'metrics.jsonl', 'model', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoints', 'config.resolved.yaml', 'graph.json', 'invocation.json', 'metrics.jsonl', 'model', 'summary.json']);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).status).toBe('completed');
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OpDefinition, OpRegistry } from './ops';
 import { createOpRegistry } from './ops';
 import { UnknownNameError, didYouMean } from '@dlexp/core';
+import { GraphDefBuilder, dtypeAttr, shapeAttr, type GraphDef } from './graph-def';
 
 export type NodeKind = 'placeholder' | 'variable' | 'constant' | 'op' | 'assign';
 
@@ -153,6 +154,17 @@ export class Graph {
   /** @internal used by Session */
   record(node: GraphNode): NodeRecord {
     return this.own(node);
+  }
+
+  /** The graph as a TensorFlow GraphDef (JSON form), for TensorBoard's graph view. */
+  toGraphDef(): GraphDef {
+    const builder = new GraphDefBuilder();
+    const tfOps: Record<string, string> = { placeholder: 'Placeholder', variable: 'VariableV2', constant: 'Const', assign: 'Assign' };
+    for (const node of this.nodeMap.values()) {
+      const attr = { dtype: dtypeAttr(node.dtype), ...(node.kind === 'op' ? {} : { shape: shapeAttr(node.shape) }) };
+      builder.add(node.name, node.kind === 'op' ? node.definition!.tfOp : tfOps[node.kind]!, node.inputs.map((i) => i.name), attr);
+    }
+    return builder.build();
   }
 
   /** Frees the constants' tensors. */

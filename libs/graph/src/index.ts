@@ -8,3 +8,5 @@ export { parseExpression, buildExpression, referencedNames, ExpressionError } fr
 export type { Expression } from './expression';
 export { buildOpGraph, OpGraphError } from './op-graph';
 export type { OpGraphSpec, OpGraphProblem } from './op-graph';
+export { GraphDefBuilder, dtypeAttr, shapeAttr } from './graph-def';
+export type { GraphDef, GraphDefNode, AttrValue } from './graph-def';

@@ -5,23 +5,25 @@ import { Registry } from '@dlexp/core';
 export interface OpDefinition {
   /** Number of tensor inputs; `variadic` takes one or more. */
   arity: number | 'variadic';
+  /** The TensorFlow op it corresponds to, for GraphDef export. */
+  tfOp: string;
   apply(inputs: tf.Tensor[]): tf.Tensor;
 }
 
 export type OpRegistry = Registry<void, OpDefinition>;
 
-const unary = (name: string, description: string, fn: (x: tf.Tensor) => tf.Tensor) => ({
+const unary = (name: string, tfOp: string, description: string, fn: (x: tf.Tensor) => tf.Tensor) => ({
   name,
   description,
   params: {},
-  create: (): OpDefinition => ({ arity: 1, apply: ([x]) => fn(x!) }),
+  create: (): OpDefinition => ({ arity: 1, tfOp, apply: ([x]) => fn(x!) }),
 });
 
-const binary = (name: string, description: string, fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => ({
+const binary = (name: string, tfOp: string, description: string, fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => ({
   name,
   description,
   params: {},
-  create: (): OpDefinition => ({ arity: 2, apply: ([a, b]) => fn(a!, b!) }),
+  create: (): OpDefinition => ({ arity: 2, tfOp, apply: ([a, b]) => fn(a!, b!) }),
 });
 
 /**
@@ -31,28 +33,28 @@ const binary = (name: string, description: string, fn: (a: tf.Tensor, b: tf.Tens
 export function createOpRegistry(): OpRegistry {
   const registry: OpRegistry = new Registry('op', 'ops');
   const entries = [
-    binary('add', 'Elementwise a + b (broadcasting).', tf.add),
-    binary('subtract', 'Elementwise a - b (broadcasting).', tf.sub),
-    binary('multiply', 'Elementwise a * b (broadcasting).', tf.mul),
-    binary('divide', 'Elementwise a / b (broadcasting).', tf.div),
-    binary('pow', 'Elementwise a raised to b.', tf.pow),
-    binary('maximum', 'Elementwise maximum.', tf.maximum),
-    binary('minimum', 'Elementwise minimum.', tf.minimum),
-    binary('matmul', 'Matrix product of two rank-2 tensors.', (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)),
-    unary('negate', 'Elementwise -x.', tf.neg),
-    unary('square', 'Elementwise x².', tf.square),
-    unary('sqrt', 'Elementwise square root.', tf.sqrt),
-    unary('abs', 'Elementwise absolute value.', tf.abs),
-    unary('exp', 'Elementwise e^x.', tf.exp),
-    unary('log', 'Elementwise natural logarithm.', tf.log),
-    unary('tanh', 'Hyperbolic tangent.', tf.tanh),
-    unary('sigmoid', 'Logistic sigmoid 1 / (1 + e^-x).', tf.sigmoid),
-    unary('relu', 'max(x, 0).', tf.relu),
-    unary('softmax', 'Softmax over the last axis.', (x) => tf.softmax(x)),
-    unary('reduceMean', 'Mean of all elements.', (x) => tf.mean(x)),
-    unary('reduceSum', 'Sum of all elements.', (x) => tf.sum(x)),
-    unary('reduceMax', 'Largest element.', (x) => tf.max(x)),
-    unary('identity', 'The input unchanged.', (x) => tf.clone(x)),
+    binary('add', 'AddV2', 'Elementwise a + b (broadcasting).', tf.add),
+    binary('subtract', 'Sub', 'Elementwise a - b (broadcasting).', tf.sub),
+    binary('multiply', 'Mul', 'Elementwise a * b (broadcasting).', tf.mul),
+    binary('divide', 'RealDiv', 'Elementwise a / b (broadcasting).', tf.div),
+    binary('pow', 'Pow', 'Elementwise a raised to b.', tf.pow),
+    binary('maximum', 'Maximum', 'Elementwise maximum.', tf.maximum),
+    binary('minimum', 'Minimum', 'Elementwise minimum.', tf.minimum),
+    binary('matmul', 'MatMul', 'Matrix product of two rank-2 tensors.', (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)),
+    unary('negate', 'Neg', 'Elementwise -x.', tf.neg),
+    unary('square', 'Square', 'Elementwise x².', tf.square),
+    unary('sqrt', 'Sqrt', 'Elementwise square root.', tf.sqrt),
+    unary('abs', 'Abs', 'Elementwise absolute value.', tf.abs),
+    unary('exp', 'Exp', 'Elementwise e^x.', tf.exp),
+    unary('log', 'Log', 'Elementwise natural logarithm.', tf.log),
+    unary('tanh', 'Tanh', 'Hyperbolic tangent.', tf.tanh),
+    unary('sigmoid', 'Sigmoid', 'Logistic sigmoid 1 / (1 + e^-x).', tf.sigmoid),
+    unary('relu', 'Relu', 'max(x, 0).', tf.relu),
+    unary('softmax', 'Softmax', 'Softmax over the last axis.', (x) => tf.softmax(x)),
+    unary('reduceMean', 'Mean', 'Mean of all elements.', (x) => tf.mean(x)),
+    unary('reduceSum', 'Sum', 'Sum of all elements.', (x) => tf.sum(x)),
+    unary('reduceMax', 'Max', 'Largest element.', (x) => tf.max(x)),
+    unary('identity', 'Identity', 'The input unchanged.', (x) => tf.clone(x)),
   ];
   for (const entry of entries) registry.register(entry);
   return registry;

@@ -77,3 +77,4 @@ export type { ModelSummary, SummaryRow } from './summary';
 
 export { registerSerializables, RegistryRegularizer, SeededInitializer } from './tfjs-bridge';
 export type { InitializerConfig } from './tfjs-bridge';
+export { modelGraphDef } from './graph-def';

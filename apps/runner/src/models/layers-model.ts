@@ -4,6 +4,7 @@ import {
   buildModel,
   formatModelSummary,
   graphModelParams,
+  modelGraphDef,
   modelSummary,
   regularizationPenalty,
   sequentialModelParams,
@@ -122,6 +123,7 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
   };
   return {
     trainableVariables: () => variables,
+    graphDef: () => modelGraphDef(built),
     state: () => new Map([...weightsByName()].map(([name, w]) => [name, w.read()])),
     restore,
     save: async (folder) => {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Registry } from '@dlexp/core';
 import type { ModelRegistries } from '@dlexp/layers';
+import type { GraphDef } from '@dlexp/graph';
 import type { ArrayColumn } from '@dlexp/data';
 
 /** A batch as the train loop feeds it: feature name → tensor with the batch as first dimension. */
@@ -22,6 +23,8 @@ export interface TrainableModel {
   evaluateBatch(batch: Batch): MetricSums;
   /** Named scalar values reported as plain metrics (the course's fetched k and b). */
   fetchedValues(): Record<string, number>;
+  /** The model as a TensorFlow GraphDef (JSON), with name scopes, for graph viewers. */
+  graphDef(): GraphDef;
   /** Every tensor of the model's state by name, trainable or not (for checkpoints; not copies). */
   state(): Map<string, tf.Tensor>;
   /** Sets the model's state from `state()`-named tensors. */

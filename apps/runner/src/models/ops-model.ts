@@ -120,6 +120,7 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
     };
     return {
       trainableVariables: () => session.variables({ trainableOnly: true }),
+      graphDef: () => graph.toGraphDef(),
       state: () => session.variables() as Map<string, tf.Tensor>,
       restore,
       save: async (folder) => {

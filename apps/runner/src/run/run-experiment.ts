@@ -160,6 +160,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       directory = RunDirectory.create({ ...(options.out !== undefined ? { out: options.out } : {}), root: options.root, name: config.name, seed: config.seed, now: startedAt });
       directory.write('config.resolved.yaml', `# ${config.name}: resolved from ${experiment.source.file}${options.argv.length > 0 ? ` with ${options.argv.join(' ')}` : ''}\n# config hash ${hash}\n${stringify(config)}`);
       directory.write('metrics.jsonl', '');
+      directory.write('graph.json', `${JSON.stringify(model.graphDef())}\n`);
       const invocation: Invocation = { ...(options.invocation ?? { file: experiment.file, quick: false, set: [] }), configHash: hash };
       directory.write('invocation.json', `${JSON.stringify(invocation, null, 2)}\n`);
     }
