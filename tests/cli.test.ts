@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runner, temporaryFolder } from './helpers';
+import { ROOT, runner, runnerEnvironment, temporaryFolder } from './helpers';
 
 describe('runner CLI', () => {
   it('--help lists the commands and options', () => {
@@ -45,7 +45,7 @@ describe('runner CLI', () => {
     expect(existsSync(join(cwd, 'runs', 'linear-regression', runs[0]!, 'summary.json'))).toBe(true);
   });
   it('gives exact exit codes through npx, and runs through Nx from a subfolder', () => {
-    const npx = spawnSync('npx', ['runner', 'experiments/linear-regression.yaml', '--set', 'seed=-1'], { cwd: ROOT, encoding: 'utf8' });
+    const npx = spawnSync('npx', ['runner', 'experiments/linear-regression.yaml', '--set', 'seed=-1'], { cwd: ROOT, encoding: 'utf8', env: runnerEnvironment() });
     expect(npx.status).toBe(2);
     const sub = join(ROOT, 'experiments');
     const out = join(temporaryFolder('nx-'), 'run');
@@ -53,7 +53,7 @@ describe('runner CLI', () => {
     const nx = spawnSync('npx', ['nx', 'run', 'runner', '--', 'linear-regression.yaml', '--quick', '--out', out], {
       cwd: sub,
       encoding: 'utf8',
-      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+      env: runnerEnvironment({ NX_DAEMON: 'false', NX_NO_CLOUD: 'true' }),
     });
     expect(nx.status).toBe(0);
     expect(existsSync(join(out, 'summary.json'))).toBe(true);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runner, temporaryFolder } from './helpers';
+import { ROOT, RUNNER_BIN, runner, runnerEnvironment, temporaryFolder } from './helpers';
 
 const SOFTMAX = 'experiments/mnist-softmax.yaml';
 
@@ -20,7 +20,7 @@ const summaryOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.js
 
 /** Starts a run in the background and stops it with `signal` once it has written `checkpoints` checkpoints. */
 async function startAndStop(args: string[], out: string, signal: NodeJS.Signals, checkpoints: number): Promise<number | null> {
-  const child = spawn(join(ROOT, 'node_modules', '.bin', 'runner'), [...args, '--out', out], { cwd: ROOT, stdio: 'ignore' });
+  const child = spawn(RUNNER_BIN, [...args, '--out', out], { cwd: ROOT, stdio: 'ignore', env: runnerEnvironment() });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   for (let i = 0; i < 600; i++) {
     await new Promise((r) => setTimeout(r, 100));

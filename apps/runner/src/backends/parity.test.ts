@@ -21,8 +21,10 @@ async function webgpuUnavailableReason(): Promise<string | undefined> {
 
 await activateBackend('wasm', { log: () => undefined });
 // CI installs a Vulkan driver first (.ci/install-webgpu.sh) and sets DLEXP_REQUIRE_WEBGPU=1 so a
-// broken install fails here instead of quietly skipping.
-const noWebgpu = process.env['DLEXP_REQUIRE_WEBGPU'] === '1' ? undefined : await webgpuUnavailableReason();
+// broken install fails here instead of quietly skipping. Looking for the adapter also registers
+// the backend, so it is always done; only the decision to skip depends on the variable.
+const webgpuProblem = await webgpuUnavailableReason();
+const noWebgpu = process.env['DLEXP_REQUIRE_WEBGPU'] === '1' ? undefined : webgpuProblem;
 if (noWebgpu !== undefined) {
   // Said once, plainly, so a skipped WebGPU run is never mistaken for a passing one.
   console.warn(`webgpu parity tests skipped: ${noWebgpu}`);
@@ -62,6 +64,8 @@ describe('training parity across backends', () => {
   });
 
   it.skipIf(noWebgpu !== undefined)(`webgpu: the same losses as cpu${noWebgpu === undefined ? '' : ` (skipped: ${noWebgpu})`}`, async () => {
+    // Under DLEXP_REQUIRE_WEBGPU=1 a missing adapter fails here, with the reason.
+    expect(webgpuProblem).toBeUndefined();
     const losses = await trainLosses('webgpu');
     expectSameLosses(losses, cpuLosses, 1e-3);
   });
