@@ -189,9 +189,12 @@ function installNavigatorGpu(module: Record<string, unknown>): GpuLike {
   for (const [key, value] of Object.entries(globals)) if (!(key in scope)) scope[key] = value;
   const gpu = create([]);
   const navigator = scope['navigator'] as Record<string, unknown> | undefined;
+  // navigator.gpu always becomes this module's GPU: TF.js asks navigator.gpu for its adapter, and
+  // one left by an earlier, different module (another Dawn build, a test's stand-in) would hand it
+  // adapters this module's device code cannot use.
   if (navigator === undefined) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  } else if (navigator['gpu'] === undefined) {
+  } else {
     Object.defineProperty(navigator, 'gpu', { value: gpu, configurable: true, writable: true });
   }
   gpuByCreate.set(create, gpu);
