@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runner, temporaryFolder } from './helpers';
@@ -97,6 +97,58 @@ describe('bad input', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(join(root, 'runs'))).toBe(false);
   });
+  it('a config error found only when loading data or building the model is reported at its YAML position', () => {
+    const folder = temporaryFolder('runtime-config-');
+    const file = join(folder, 'exp.yaml');
+    writeFileSync(
+      file,
+      `name: runtime
+backend: cpu
+data:
+  type: idx
+  train: {x: missing-images.idx, y: missing-labels.idx}
+  classes: 10
+model:
+  type: sequential
+  input: {shape: [784]}
+  layers: [{type: dense, units: 10}]
+  loss: {type: softmaxCrossEntropy}
+train: {optimizer: {type: sgd}, steps: 1}
+`,
+    );
+    const missing = runner([file], { cwd: folder });
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/^exp\.yaml:4:3: data: .*missing-images\.idx/m);
+    expect(existsSync(join(folder, 'runs'))).toBe(false);
+    writeFileSync(
+      file,
+      `name: runtime
+backend: cpu
+data: {type: mnist, flatten: true, limit: {train: 10, test: 10}}
+model:
+  type: graph
+  inputs: {x: {shape: [784]}}
+  nodes:
+    - {type: dense, name: trunk, units: 8, inputs: [x]}
+    - {type: dense, name: logits, units: 10, inputs: [trunc]}
+  outputs: {digit: logits}
+  heads: {digit: {loss: {type: softmaxCrossEntropy}, target: y}}
+train: {optimizer: {type: sgd}, steps: 1}
+`,
+    );
+    const unknownInput = runner([file], { cwd: folder });
+    expect(unknownInput.status).toBe(2);
+    expect(unknownInput.stderr).toMatch(/^exp\.yaml:9:\d+: model\.nodes\.1.*'trunc'.*did you mean 'trunk'/m);
+    expect(existsSync(join(folder, 'runs'))).toBe(false);
+  });
+
+  it('a backend named explicitly that cannot load is an error that says what to install (exit 2)', () => {
+    const result = runner(['experiments/linear-regression.yaml', '--backend', 'cuda']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/cuda/);
+    expect(result.stderr).toMatch(/npm install @tensorflow\/tfjs-node-gpu/);
+  });
+
   it('a NaN loss fails the run with exit 1, naming the step and the last finite loss', () => {
     const out = join(temporaryFolder('nan-'), 'run');
     const result = runner(['experiments/nonlinear-regression.yaml', '--out', out, '--set', 'model.nodes.loss=reduceMean(square(y - prediction)) / (reduceMean(x) - reduceMean(x))']);

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { registerSerializables } from '@dlexp/layers';
 import { ROOT, RUNNER_BIN, runner, runnerEnvironment, temporaryFolder } from './helpers';
 
 const SOFTMAX = 'experiments/mnist-softmax.yaml';
@@ -93,6 +95,26 @@ describe('interrupting and restoring', () => {
     const accuracy = summaryOf(out).metrics['test.accuracy'] as number;
     expect(result.stdout).toMatch(new RegExp(`test\\.accuracy\\s+│ ${accuracy.toPrecision(4).replace(/0+$/, '').replace('.', '\\.')}`));
     expect(runner(['evaluate', out, '--split', 'nope']).status).toBe(2);
+  });
+
+  it('the saved model loads with tf.loadLayersModel once the layers library\'s classes are registered', async () => {
+    const out = join(temporaryFolder('load-'), 'run');
+    expect(runner(['experiments/mnist-cnn.yaml', '--quick', '--backend', 'wasm', '--set', 'data.limit={train: 100, test: 50}', '--set', 'quick.expect={}', '--out', out]).status).toBe(0);
+    registerSerializables();
+    const json = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8'));
+    const weights = readFileSync(join(out, 'model', 'weights.bin'));
+    const model = await tf.loadLayersModel({
+      load: async () => ({
+        modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: new Uint8Array(weights).buffer,
+      }),
+    });
+    const logits = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
+    expect(logits.shape).toEqual([2, 10]);
+    expect(model.layers.map((l) => l.name)).toContain('conv1');
+    tf.dispose(logits);
+    model.dispose();
   });
 });
 
