@@ -95,16 +95,24 @@ export async function runSweep(base: LoadedExperiment, registries: Registries, o
 function sweepTable(records: TrialRecord[], metric: string, bestId: string | undefined): string {
   const parameterNames = [...new Set(records.flatMap((r) => Object.keys(r.parameters)))];
   const metricNames = [...new Set(records.flatMap((r) => Object.keys(r.metrics)))].sort((a, b) => (a === metric ? -1 : b === metric ? 1 : a.localeCompare(b)));
-  // The train-test accuracy gap is what regularization comparisons are about; show it when both exist.
-  const showGap = metricNames.includes('train.accuracy') && metricNames.includes('test.accuracy');
-  const table = new Table({ head: ['trial', ...parameterNames, 'status', ...metricNames, ...(showGap ? ['train−test accuracy'] : [])], style: { head: [], border: [] } });
+  // The generalization gap is what regularization comparisons are about: for every metric measured
+  // on both train and test, a column with the gap, signed so that overfitting is positive.
+  const gaps = metricNames
+    .filter((m) => m.startsWith('train.') && metricNames.includes(`test.${m.slice('train.'.length)}`))
+    .map((m) => m.slice('train.'.length));
+  const gapHead = (m: string) => (m.includes('loss') ? `test−train ${m}` : `train−test ${m}`);
+  const gapValue = (r: TrialRecord, m: string) => {
+    const difference = (r.metrics[`train.${m}`] ?? NaN) - (r.metrics[`test.${m}`] ?? NaN);
+    return formatNumber(m.includes('loss') ? -difference : difference);
+  };
+  const table = new Table({ head: ['trial', ...parameterNames, 'status', ...metricNames, ...gaps.map(gapHead)], style: { head: [], border: [] } });
   for (const r of records) {
     table.push([
       r.id === bestId ? `${r.id} *` : r.id,
       ...parameterNames.map((p) => (typeof r.parameters[p] === 'string' ? String(r.parameters[p]) : JSON.stringify(r.parameters[p]))),
       r.status === 'completed' && !r.expectationsMet ? 'expectations not met' : r.status,
       ...metricNames.map((m) => formatNumber(r.metrics[m])),
-      ...(showGap ? [formatNumber((r.metrics['train.accuracy'] ?? NaN) - (r.metrics['test.accuracy'] ?? NaN))] : []),
+      ...gaps.map((m) => gapValue(r, m)),
     ]);
   }
   return table.toString();
