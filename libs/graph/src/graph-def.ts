@@ -1,3 +1,5 @@
+import { NameScopes } from './name-scopes';
+
 /**
  * TensorFlow's GraphDef in its JSON form (the proto3 JSON mapping of tensorflow.GraphDef): what
  * TensorBoard's graph view and TensorFlow's tools read. Both kinds of model produce one: op graphs
@@ -40,21 +42,17 @@ export function shapeAttr(shape: readonly (number | null)[] | undefined): AttrVa
 export class GraphDefBuilder {
   private readonly nodes: GraphDefNode[] = [];
   private readonly names = new Set<string>();
-  private readonly scopes: string[] = [];
+  private readonly scopes = new NameScopes();
 
   nameScope<T>(scope: string, build: () => T): T {
-    this.scopes.push(scope);
-    try {
-      return build();
-    } finally {
-      this.scopes.pop();
-    }
+    return this.scopes.within(scope, build);
   }
 
   /** Adds a node under the current scope and returns its full name. */
   add(name: string, op: string, inputs: string[] = [], attr: Record<string, AttrValue> = {}): string {
-    let full = [...this.scopes, name].join('/');
-    for (let i = 1; this.names.has(full); i++) full = `${[...this.scopes, name].join('/')}_${i}`;
+    const qualified = this.scopes.qualify(name);
+    let full = qualified;
+    for (let i = 1; this.names.has(full); i++) full = `${qualified}_${i}`;
     this.names.add(full);
     const node: GraphDefNode = { name: full, op };
     if (inputs.length > 0) node.input = inputs;

@@ -181,3 +181,20 @@ describe('expressions', () => {
     ]);
   });
 });
+
+describe('toGraphDef', () => {
+  it('exports nodes with TensorFlow op names, inputs, shapes and name scopes', () => {
+    const g = new Graph();
+    const x = g.placeholder('x', { shape: [null, 1] });
+    const w = g.nameScope('layer1', () => g.variable('W', [[1, 2]]));
+    g.matmul(x, w, 'out');
+    const def = g.toGraphDef();
+    expect(def.node.map((n) => [n.name, n.op, n.input ?? []])).toEqual([
+      ['x', 'Placeholder', []],
+      ['layer1/W', 'VariableV2', []],
+      ['out', 'MatMul', ['x', 'layer1/W']],
+    ]);
+    expect(def.node[0]!.attr!['shape']).toEqual({ shape: { dim: [{ size: '-1' }, { size: '1' }] } });
+    g.dispose();
+  });
+});

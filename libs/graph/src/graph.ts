@@ -3,6 +3,7 @@ import type { OpDefinition, OpRegistry } from './ops';
 import { createOpRegistry } from './ops';
 import { UnknownNameError, didYouMean } from '@dlexp/core';
 import { GraphDefBuilder, dtypeAttr, shapeAttr, type GraphDef } from './graph-def';
+import { NameScopes } from './name-scopes';
 
 export type NodeKind = 'placeholder' | 'variable' | 'constant' | 'op' | 'assign';
 
@@ -41,7 +42,7 @@ export class GraphError extends Error {
  */
 export class Graph {
   private readonly nodeMap = new Map<string, NodeRecord>();
-  private readonly scopes: string[] = [];
+  private readonly scopes = new NameScopes();
   private readonly unique = new Map<string, number>();
   readonly ops: OpRegistry;
 
@@ -51,12 +52,7 @@ export class Graph {
 
   /** Runs `build` with every node it creates named under `scope/`. */
   nameScope<T>(scope: string, build: () => T): T {
-    this.scopes.push(scope);
-    try {
-      return build();
-    } finally {
-      this.scopes.pop();
-    }
+    return this.scopes.within(scope, build);
   }
 
   /** A value fed per run; `shape` (when given) is checked against what is fed. */
@@ -179,7 +175,7 @@ export class Graph {
   }
 
   private scoped(name: string, exact: boolean): string {
-    const full = [...this.scopes, name].join('/');
+    const full = this.scopes.qualify(name);
     if (exact) {
       if (this.nodeMap.has(full)) throw new GraphError(`a node named '${full}' already exists`);
       return full;
