@@ -149,6 +149,10 @@ describe('grid sweeps', () => {
     const best = [...summary.trials].sort((a, b) => b.metrics['test.accuracy'] - a.metrics['test.accuracy'])[0];
     expect(summary.best.id).toBe(best.id);
     expect(result.stdout).toMatch(/best: trial-00\d \(test\.accuracy = /);
+    // a trial is a normal run: it can be evaluated (and resumed) on its own
+    const evaluated = runner(['evaluate', join(out, 'trials', 'trial-001')]);
+    expect(evaluated.status).toBe(0);
+    expect(evaluated.stdout).toContain('test.accuracy');
   });
   it('validate every trial before running any', () => {
     const out = join(temporaryFolder('sweep-bad-'), 'sweep');

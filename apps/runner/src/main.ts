@@ -114,11 +114,13 @@ async function runCommand(files: string[], args: ParsedArgs, argv: string[], reg
     ...(args.backend !== undefined ? { backend: args.backend } : {}),
     displayName: displayPath(file),
   };
+  const invocation = { file: userPath(file), quick: args.quick, set: args.set, ...(args.seed !== undefined ? { seed: args.seed } : {}), ...(args.backend !== undefined ? { backend: args.backend } : {}) };
   const experiment = loadExperiment(userPath(file), registries, load);
   if (experiment.resolved.sweep !== undefined) {
     return runSweep(experiment, registries, {
       file: userPath(file),
       load,
+      invocation,
       ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
       root: invocationDirectory(),
       argv: argv.filter((a) => a !== file),
@@ -130,7 +132,7 @@ async function runCommand(files: string[], args: ParsedArgs, argv: string[], reg
     root: invocationDirectory(),
     argv: argv.filter((a) => a !== file),
     print: io.out,
-    invocation: { file: experiment.file, quick: args.quick, set: args.set, ...(args.seed !== undefined ? { seed: args.seed } : {}), ...(args.backend !== undefined ? { backend: args.backend } : {}) },
+    invocation,
     interactive: process.stdout.isTTY === true && process.env['CI'] === undefined,
   });
   return outcome.exitCode;
@@ -147,6 +149,7 @@ function reopenRun(runDirectory: string, registries: Registries): { directory: s
     quick: invocation.quick,
     ...(invocation.seed !== undefined ? { seed: invocation.seed } : {}),
     ...(invocation.backend !== undefined ? { backend: invocation.backend } : {}),
+    ...(invocation.trial !== undefined ? { trial: invocation.trial } : {}),
     displayName: displayPath(invocation.file),
   });
   if (configHash(experiment.resolved) !== invocation.configHash) {

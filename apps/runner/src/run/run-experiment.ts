@@ -24,6 +24,8 @@ export interface Invocation {
   set: string[];
   seed?: number;
   backend?: string;
+  /** For a sweep trial: the values the sweep set, by path. */
+  trial?: Record<string, unknown>;
   configHash: string;
 }
 

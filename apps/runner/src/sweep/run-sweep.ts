@@ -5,13 +5,15 @@ import { ConfigError, type Diagnostic } from '@dlexp/core';
 import { loadExperiment, type LoadedExperiment, type LoadOptions } from '../config/experiment';
 import type { Registries } from '../registries';
 import { newRunId, writeFileAtomic } from '../run/run-directory';
-import { runExperiment } from '../run/run-experiment';
+import { runExperiment, type Invocation } from '../run/run-experiment';
 import { formatNumber } from '../run/tables';
 import { trialOverrides, type TrialParameters } from './methods';
 
 export interface SweepOptions {
   file: string;
   load: LoadOptions;
+  /** What the sweep was started with; each trial records it plus its own values. */
+  invocation: Omit<Invocation, 'configHash' | 'trial'>;
   out?: string;
   root: string;
   argv: string[];
@@ -60,7 +62,13 @@ export async function runSweep(base: LoadedExperiment, registries: Registries, o
     const id = `trial-${String(index + 1).padStart(3, '0')}`;
     const parameters = proposals[index]!;
     options.print(`\n${id} of ${trials.length}: ${Object.entries(parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
-    const outcome = await runExperiment(trial, registries, { out: join(out, 'trials', id), root: options.root, argv: options.argv, print: options.print });
+    const outcome = await runExperiment(trial, registries, {
+      out: join(out, 'trials', id),
+      root: options.root,
+      argv: options.argv,
+      print: options.print,
+      invocation: { ...options.invocation, trial: trialOverrides(parameters, sweep.parameters) },
+    });
     records.push({
       id,
       parameters,
