@@ -72,6 +72,26 @@ describe('across backends', () => {
   });
 });
 
+// WebGPU runs on any Vulkan adapter; CI installs Mesa's software one and sets DLEXP_REQUIRE_WEBGPU=1
+// so that these run there. Elsewhere they run when an adapter exists, and say why when not.
+const webgpuProbe = runner(['experiments/linear-regression.yaml', '--quick', '--backend', 'webgpu', '--out', join(temporaryFolder('webgpu-probe-'), 'run')]);
+const noWebgpu = process.env['DLEXP_REQUIRE_WEBGPU'] === '1' || webgpuProbe.status === 0 ? undefined : webgpuProbe.stderr.trim();
+if (noWebgpu !== undefined) console.warn(`webgpu training tests skipped: ${noWebgpu}`);
+
+describe.skipIf(noWebgpu !== undefined)('training on webgpu', () => {
+  it('trains, checkpoints and evaluates (every tensor read back asynchronously)', () => {
+    expect(webgpuProbe.status).toBe(0);
+    const out = join(temporaryFolder('webgpu-'), 'run');
+    const result = runner([SOFTMAX, '--quick', '--backend', 'webgpu', '--out', out]);
+    expect(result.status).toBe(0);
+    const summary = summaryOf(out);
+    expect(summary.backend).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu' });
+    expect(typeof summary.backend.adapter).toBe('string');
+    expect(readdirSync(join(out, 'checkpoints')).length).toBeGreaterThan(0);
+    expect(runner(['evaluate', out]).status).toBe(0);
+  });
+});
+
 describe('interrupting and restoring', () => {
   it('SIGINT saves a checkpoint, marks the run interrupted, and resume completes it', async () => {
     const out = join(temporaryFolder('sigint-'), 'run');

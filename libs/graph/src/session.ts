@@ -58,6 +58,19 @@ export class Session {
     }
   }
 
+  /**
+   * `run` for backends that cannot read tensors back synchronously (WebGPU in Node): the same
+   * fetches and feeds, the values read asynchronously.
+   */
+  async runAsync(fetches: Fetch[], feeds?: Feeds): Promise<FetchedValue[]> {
+    const tensors = this.runTensors(fetches, feeds);
+    try {
+      return (await Promise.all(tensors.map((t) => t.array()))) as FetchedValue[];
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+
   /** Like `run` but returns tensors, which the caller must dispose. */
   runTensors(fetches: Fetch[], feeds?: Feeds): tf.Tensor[] {
     const fed = this.prepareFeeds(feeds);

@@ -32,11 +32,11 @@ const twoHeads = {
 };
 
 describe('graph models with several heads', () => {
-  it('report each head\'s loss and metrics and the weighted total, and train every weight', () => {
+  it('report each head\'s loss and metrics and the weighted total, and train every weight', async () => {
     const before = tf.memory().numTensors;
     const model = create(twoHeads);
     const batch = { x: tf.randomNormal([6, 4], 0, 1, 'float32', 1), y: tf.tensor1d([0, 1, 2, 0, 1, 2], 'int32'), parity: tf.tensor1d([0, 1, 0, 1, 0, 1], 'int32') };
-    const sums = model.evaluateBatch(batch);
+    const sums = await model.evaluateBatch(batch);
     expect(Object.keys(sums).sort()).toEqual(['digit.accuracy', 'digit.loss', 'loss', 'parity.accuracy', 'parity.loss']);
     const mean = (k: string) => sums[k]!.sum / sums[k]!.count;
     expect(mean('loss')).toBeCloseTo(mean('digit.loss') + 0.5 * mean('parity.loss'), 5);

@@ -174,7 +174,7 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
       for (const [tfName, grad] of Object.entries(grads)) named.set(byTfName.get(tfName) ?? tfName, grad);
       return { loss: value, grads: named };
     },
-    evaluateBatch: (batch): MetricSums => {
+    evaluateBatch: async (batch): Promise<MetricSums> => {
       const count = inputsOf(batch)[0]?.shape[0] ?? 0;
       const sums = tf.tidy(() => {
         const outputs = outputsOf(batch, false);
@@ -195,15 +195,16 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
         return out as Record<string, tf.Scalar>;
       });
       const result: MetricSums = {};
-      for (const [key, value] of Object.entries(sums)) {
-        if (key.endsWith('#count')) continue;
+      const keys = Object.keys(sums).filter((key) => !key.endsWith('#count'));
+      const values = await Promise.all(keys.map((key) => (sums[key] as tf.Scalar).data()));
+      keys.forEach((key, i) => {
         const metricCount = (sums as Record<string, unknown>)[`${key}#count`];
-        result[key] = { sum: (value as tf.Scalar).dataSync()[0]!, count: typeof metricCount === 'number' ? metricCount : count };
-      }
+        result[key] = { sum: values[i]![0]!, count: typeof metricCount === 'number' ? metricCount : count };
+      });
       tf.dispose(Object.values(sums).filter((v): v is tf.Scalar => v instanceof tf.Tensor));
       return result;
     },
-    fetchedValues: () => ({}),
+    fetchedValues: async () => ({}),
     dispose: () => built.model.dispose(),
   };
 }

@@ -19,10 +19,13 @@ export interface TrainableModel {
   trainableVariables(): Map<string, tf.Variable>;
   /** Loss and gradients on one batch (caller disposes both). */
   lossAndGradients(batch: Batch, step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
-  /** Metric sums on one batch (metric names without the split prefix: `loss`, `accuracy`). */
-  evaluateBatch(batch: Batch): MetricSums;
+  /**
+   * Metric sums on one batch (metric names without the split prefix: `loss`, `accuracy`). Values
+   * are read back asynchronously: WebGPU in Node has no synchronous read.
+   */
+  evaluateBatch(batch: Batch): Promise<MetricSums>;
   /** Named scalar values reported as plain metrics (the course's fetched k and b). */
-  fetchedValues(): Record<string, number>;
+  fetchedValues(): Promise<Record<string, number>>;
   /** The model as a TensorFlow GraphDef (JSON), with name scopes, for graph viewers. */
   graphDef(): GraphDef;
   /** Every tensor of the model's state by name, trainable or not (for checkpoints; not copies). */
@@ -34,7 +37,7 @@ export interface TrainableModel {
   /** Loads weights saved by `save`. */
   load(folder: string): Promise<void>;
   /** Rows of predictions to save with the run, if the model declares any. */
-  predictions?(batch: Batch): { file: string; columns: Record<string, number[]> } | undefined;
+  predictions?(batch: Batch): Promise<{ file: string; columns: Record<string, number[]> } | undefined>;
   dispose(): void;
 }
 

@@ -125,7 +125,7 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
       restore,
       save: async (folder) => {
         mkdirSync(folder, { recursive: true });
-        writeTensors(folder, session.variables());
+        await writeTensors(folder, session.variables());
       },
       load: async (folder) => {
         const saved = readTensors(folder);
@@ -139,15 +139,15 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
         const { value, grads } = session.gradients(config.loss, feedsOf(batch));
         return { loss: value, grads };
       },
-      evaluateBatch: (batch): MetricSums => {
+      evaluateBatch: async (batch): Promise<MetricSums> => {
         const first = Object.values(batch)[0];
         const count = first === undefined ? 1 : first.shape[0] ?? 1;
-        const loss = session.run(config.loss, feedsOf(batch)) as number;
+        const [loss] = (await session.runAsync([config.loss], feedsOf(batch))) as [number];
         // The loss node is a mean over the batch, so weight it by the batch size.
         return { loss: { sum: loss * count, count } };
       },
-      fetchedValues: () => {
-        const values = session.run(config.fetch) as unknown[];
+      fetchedValues: async () => {
+        const values = config.fetch.length === 0 ? [] : await session.runAsync(config.fetch);
         const out: Record<string, number> = {};
         config.fetch.forEach((node, i) => {
           const value = values[i];
@@ -158,11 +158,12 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
         });
         return out;
       },
-      predictions: (batch) => {
+      predictions: async (batch) => {
         if (config.savePredictions === undefined) return undefined;
         const columns: Record<string, number[]> = {};
-        for (const [feature, tensor] of Object.entries(batch)) columns[feature] = Array.from(tensor.dataSync());
-        columns[config.savePredictions] = (tf.util.flatten(session.run(config.savePredictions, feedsOf(batch)) as number[]) as number[]);
+        for (const [feature, tensor] of Object.entries(batch)) columns[feature] = Array.from(await tensor.data());
+        const [values] = await session.runAsync([config.savePredictions], feedsOf(batch));
+        columns[config.savePredictions] = tf.util.flatten(values as number[]) as number[];
         return { file: 'predictions.csv', columns };
       },
       dispose: () => {

@@ -33,12 +33,12 @@ interface TensorEntry {
 const PREFIX = 'step-';
 
 /** Writes named tensors as one little-endian binary file plus a JSON manifest. */
-export function writeTensors(folder: string, tensors: Map<string, tf.Tensor>): void {
+export async function writeTensors(folder: string, tensors: Map<string, tf.Tensor>): Promise<void> {
   const entries: TensorEntry[] = [];
   const buffers: Buffer[] = [];
   let offset = 0;
   for (const [name, tensor] of tensors) {
-    const values = tensor.dataSync();
+    const values = await tensor.data();
     const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
     entries.push({ name, shape: tensor.shape, dtype: tensor.dtype === 'int32' ? 'int32' : 'float32', offset, length: values.length });
     buffers.push(Buffer.from(bytes));
@@ -80,13 +80,13 @@ export class Checkpoints {
     private readonly keep: number,
   ) {}
 
-  save(state: LoopState, tensors: Map<string, tf.Tensor>): void {
+  async save(state: LoopState, tensors: Map<string, tf.Tensor>): Promise<void> {
     mkdirSync(this.folder, { recursive: true });
     const name = `${PREFIX}${String(state.step).padStart(8, '0')}`;
     const temporary = join(this.folder, `.tmp-${name}-${process.pid}`);
     rmSync(temporary, { recursive: true, force: true });
     mkdirSync(temporary);
-    writeTensors(temporary, tensors);
+    await writeTensors(temporary, tensors);
     writeFileSync(join(temporary, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
     const final = join(this.folder, name);
     rmSync(final, { recursive: true, force: true });

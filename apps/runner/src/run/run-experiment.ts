@@ -78,12 +78,12 @@ export async function loadData(experiment: LoadedExperiment, registries: Registr
   }
 }
 
-export function buildModel(experiment: LoadedExperiment, registries: Registries, train: DataSplit, print: (line: string) => void): TrainableModel {
+export async function buildModel(experiment: LoadedExperiment, registries: Registries, train: DataSplit, print: (line: string) => void): Promise<TrainableModel> {
   const { model, seed } = experiment.resolved;
   const features = splitFeatures(train);
   try {
     const built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
-    built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
+    await built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
     return built;
   } catch (error) {
     if (error instanceof ModelConfigError) {
@@ -114,7 +114,7 @@ export function buildOptimizer(train: LoadedExperiment['resolved']['train'], reg
 export async function preflightKernels(experiment: LoadedExperiment, registries: Registries, backend: ActiveBackend, train: DataSplit): Promise<void> {
   if (backend.tfBackend === 'cpu') return;
   const kernels = await collectStepKernels(async () => {
-    const model = buildModel(experiment, registries, train, () => undefined);
+    const model = await buildModel(experiment, registries, train, () => undefined);
     const optimizer = buildOptimizer(experiment.resolved.train, registries);
     const examples = createBatchIterator(train, { batchSize: 1, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
     const batch = (await examples.next()).value as Batch;
@@ -123,7 +123,7 @@ export async function preflightKernels(experiment: LoadedExperiment, registries:
       const { loss, grads } = model.lossAndGradients(batch, 0);
       optimizer.apply(grads, model.trainableVariables(), 0);
       tf.dispose([loss, ...grads.values()]);
-      model.evaluateBatch(batch);
+      await model.evaluateBatch(batch);
     } finally {
       tf.dispose(Object.values(batch));
       optimizer.dispose();
@@ -147,7 +147,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   await preflightKernels(experiment, registries, backend, splits.train);
   tf.engine().startScope();
   try {
-    const model = buildModel(experiment, registries, splits.train, options.print);
+    const model = await buildModel(experiment, registries, splits.train, options.print);
     const optimizer = buildOptimizer(config.train, registries);
 
     const hash = configHash(config);
@@ -273,7 +273,7 @@ export async function evaluateRun(experiment: LoadedExperiment, registries: Regi
   if (split === undefined) {
     throw new ConfigError(`the dataset has no '${splitName}' split (it has: ${Object.keys(dataset.splits).join(', ')})`);
   }
-  const model = buildModel(experiment, registries, dataset.splits.train ?? split, () => undefined);
+  const model = await buildModel(experiment, registries, dataset.splits.train ?? split, () => undefined);
   try {
     await model.load(modelFolder);
     const metrics = Object.fromEntries(Object.entries(await evaluateSplit(model, split)).map(([k, v]) => [`${splitName}.${k}`, v]));

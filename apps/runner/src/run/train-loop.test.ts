@@ -19,7 +19,7 @@ describe('the train loop', () => {
     const before = tf.memory().numTensors;
     const dataset = await loadData(experiment, registries);
     const splits = dataset.splits;
-    const model = buildModel(experiment, registries, splits.train!, () => undefined);
+    const model = await buildModel(experiment, registries, splits.train!, () => undefined);
     const optimizer = buildOptimizer(experiment.resolved.train, registries);
     const atEpochEnd: number[] = [];
     const result = await trainModel({

@@ -106,11 +106,11 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   const started = performance.now() - loop.elapsedMs;
   const elapsed = () => performance.now() - started;
   let completedEpochs = loop.pipeline?.epoch ?? 0;
-  const saveCheckpoint = () => {
+  const saveCheckpoint = async () => {
     if (inputs.checkpoints === undefined) return;
     loop.elapsedMs = elapsed();
     loop.pipeline = batches.state();
-    inputs.checkpoints.save({ ...loop }, checkpointTensors(model, optimizer));
+    await inputs.checkpoints.save({ ...loop }, checkpointTensors(model, optimizer));
   };
   const stopping = train.earlyStopping;
   let stoppedEarlyAt: number | undefined;
@@ -120,7 +120,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
     while (totalSteps === undefined || loop.step < totalSteps) {
       if (inputs.interrupted()) {
         status = 'interrupted';
-        saveCheckpoint();
+        await saveCheckpoint();
         break;
       }
       const next = await batches.next();
@@ -130,7 +130,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       const step = loop.step;
       const { loss, grads } = model.lossAndGradients(batch, step);
       optimizer.apply(grads, variables, step);
-      const lossValue = loss.dataSync()[0]!;
+      const lossValue = (await loss.data())[0]!;
       tf.dispose([loss, ...grads.values()]);
       disposeBatch(batch);
       loop.step++;
@@ -150,7 +150,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       const epoch = epochEnd || stepsPerEpoch === undefined ? completedEpochs : info.epoch + (info.index + 1) / stepsPerEpoch;
       const epochBased = train.epochs !== undefined;
       if (loop.step % logEvery === 0 || loop.step === 1 || loop.step === totalSteps || (epochEnd && epochBased)) {
-        const row: Record<string, number> = { step: loop.step, epoch, 'train.loss': loop.lossSum / loop.lossCount, ...model.fetchedValues() };
+        const row: Record<string, number> = { step: loop.step, epoch, 'train.loss': loop.lossSum / loop.lossCount, ...(await model.fetchedValues()) };
         // Epoch-based runs evaluate the held-out splits at every epoch end, as the course prints them.
         if (epochEnd && epochBased) {
           for (const name of ['validation', 'test'] as const) {
@@ -178,7 +178,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         }
       }
       const finished = (totalSteps !== undefined && loop.step >= totalSteps) || (epochEnd && epochBased && completedEpochs >= train.epochs!);
-      if (!finished && (loop.step % checkpointEvery === 0 || epochEnd)) saveCheckpoint();
+      if (!finished && (loop.step % checkpointEvery === 0 || epochEnd)) await saveCheckpoint();
     }
   } finally {
     await batches.return();
@@ -190,7 +190,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       if (split === undefined) continue;
       for (const [metric, value] of Object.entries(await evaluateSplit(model, split))) metrics[`${name}.${metric}`] = value;
     }
-    Object.assign(metrics, model.fetchedValues());
+    Object.assign(metrics, await model.fetchedValues());
   }
   const epochs = stepsPerEpoch === undefined ? completedEpochs : loop.step / stepsPerEpoch;
   return { status, steps: loop.step, epochs, metrics, trainMs, ...(stoppedEarlyAt !== undefined ? { stoppedEarlyAt } : {}) };
@@ -200,7 +200,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
 export async function evaluateSplit(model: TrainableModel, split: DataSplit): Promise<Record<string, number>> {
   const sums: MetricSums = {};
   for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
-    for (const [metric, { sum, count }] of Object.entries(model.evaluateBatch(batch))) {
+    for (const [metric, { sum, count }] of Object.entries(await model.evaluateBatch(batch))) {
       const total = (sums[metric] ??= { sum: 0, count: 0 });
       total.sum += sum;
       total.count += count;
@@ -215,7 +215,7 @@ export async function collectPredictions(model: TrainableModel, split: DataSplit
   if (model.predictions === undefined) return undefined;
   let result: { file: string; columns: Record<string, number[]> } | undefined;
   for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
-    const part = model.predictions(batch);
+    const part = await model.predictions(batch);
     disposeBatch(batch);
     if (part === undefined) return undefined;
     if (result === undefined) result = part;
