@@ -142,6 +142,18 @@ train: {optimizer: {type: sgd}, steps: 1}
     expect(existsSync(join(folder, 'runs'))).toBe(false);
   });
 
+  it('shape problems in an op graph are config errors found before training, at the node', () => {
+    const folder = temporaryFolder('shapes-');
+    const placeholder = runner(['experiments/linear-regression.yaml', '--set', 'model.placeholders.x.shape=[null, 2]', '--out', join(folder, 'a')]);
+    expect(placeholder.status).toBe(2);
+    expect(placeholder.stderr).toMatch(/^experiments\/linear-regression\.yaml:\d+:\d+: model\.placeholders\.x: placeholder 'x' expects shape \[\?, 2\], was fed \[2, 1\]$/m);
+    const notScalar = runner(['experiments/linear-regression.yaml', '--set', 'model.nodes.loss=square(y - prediction)', '--out', join(folder, 'b')]);
+    expect(notScalar.status).toBe(2);
+    expect(notScalar.stderr).toMatch(/model\.nodes\.loss: the loss 'loss' must be a scalar/);
+    expect(existsSync(join(folder, 'a'))).toBe(false);
+    expect(existsSync(join(folder, 'b'))).toBe(false);
+  });
+
   it('a backend named explicitly that cannot load is an error that says what to install (exit 2)', () => {
     const result = runner(['experiments/linear-regression.yaml', '--backend', 'cuda']);
     expect(result.status).toBe(2);

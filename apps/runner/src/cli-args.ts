@@ -84,6 +84,6 @@ ${Object.entries(OPTIONS)
   .join('\n')}
 
 Exit codes: 0 success; 1 the run failed or an expectation was not met; 2 invalid config, usage or
-input data; 70 an internal error (a bug).
+input data; 70 an internal error (a bug); 130 interrupted (Ctrl-C or SIGTERM; resume it).
 
 Through Nx: npx nx run runner -- <arguments>`;

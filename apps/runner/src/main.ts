@@ -91,7 +91,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (command.endsWith('.yaml') || command.endsWith('.yml') || existsSync(resolve(invocationDirectory(), command))) {
         return runCommand([command, ...rest], args, argv, registries, io);
       }
-      throw new ConfigError(`unknown command '${command}': expected an experiment file (.yaml) or one of run, validate, list, schema (see --help)`);
+      throw new ConfigError(`unknown command '${command}': expected an experiment file (.yaml) or one of run, validate, resume, evaluate, data, list, schema (see --help)`);
   }
 }
 
@@ -186,7 +186,13 @@ function validateCommand(files: string[], args: ParsedArgs, registries: Registri
     // The quick variant is checked too: CI runs every experiment with --quick.
     for (const quick of args.quick ? [true] : [false, true]) {
       try {
-        loadExperiment(userPath(file), registries, { set: args.set, quick, displayName: displayPath(file) });
+        loadExperiment(userPath(file), registries, {
+          set: args.set,
+          quick,
+          ...(args.seed !== undefined ? { seed: args.seed } : {}),
+          ...(args.backend !== undefined ? { backend: args.backend } : {}),
+          displayName: displayPath(file),
+        });
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         for (const d of error.diagnostics) {

@@ -6,6 +6,6 @@ export { param, entrySchema, TYPE_KEY, fillDefaults, fillEntry, isPlainObject } 
 export type { ParamSpec, ParamSchema, JsonSchema, UnionLookup } from './params';
 export { RandomStream, deriveSeed } from './random';
 export type { RandomState } from './random';
-export { parsePath, formatPath, getAtPath, setAtPath, PathSyntaxError } from './path';
+export { parsePath, formatPath, PathSyntaxError } from './path';
 export type { PathSegment } from './path';
 export { editDistance, closestMatch, didYouMean } from './suggest';

@@ -32,7 +32,8 @@ export function deriveSeed(seed: number, ...parts: (string | number)[]): number 
   return h;
 }
 
-export type RandomState = [number, number, number, number];
+/** The generator's four words, and the second normal of a Box-Muller pair when one is waiting. */
+export type RandomState = [number, number, number, number] | [number, number, number, number, number];
 
 /** sfc32: small, fast, passes PractRand to 2^40; its whole state is four 32-bit words. */
 export class RandomStream {
@@ -54,11 +55,12 @@ export class RandomStream {
   static fromState(state: RandomState): RandomStream {
     const stream = new RandomStream(0);
     [stream.a, stream.b, stream.c, stream.d] = state;
+    stream.spareNormal = state[4];
     return stream;
   }
 
   state(): RandomState {
-    return [this.a, this.b, this.c, this.d];
+    return this.spareNormal === undefined ? [this.a, this.b, this.c, this.d] : [this.a, this.b, this.c, this.d, this.spareNormal];
   }
 
   nextUint32(): number {

@@ -150,6 +150,14 @@ describe('expressions', () => {
     g.dispose();
   });
 
+  it('never give a generated inner node a name the user chose for a later node', () => {
+    const g = buildOpGraph({ placeholders: { x: {} }, variables: {}, nodes: { prediction: 'x * 2 + 1', multiply: 'x * 3' } });
+    const session = new Session(g);
+    expect(session.run(['prediction', 'multiply'], { x: 1 })).toEqual([3, 3]);
+    session.close();
+    g.dispose();
+  });
+
   it('report syntax errors with their column', () => {
     expect(() => parseExpression('k * * x')).toThrow(ExpressionError);
     try {

@@ -44,10 +44,17 @@ export class Graph {
   private readonly nodeMap = new Map<string, NodeRecord>();
   private readonly scopes = new NameScopes();
   private readonly unique = new Map<string, number>();
+  /** Names the user will give nodes later: generated names never take them. */
+  private readonly reserved = new Set<string>();
   readonly ops: OpRegistry;
 
   constructor(ops: OpRegistry = createOpRegistry()) {
     this.ops = ops;
+  }
+
+  /** Keeps names for nodes created later, so that a generated name (`multiply_1`) cannot take them. */
+  reserveNames(names: Iterable<string>): void {
+    for (const name of names) this.reserved.add(this.scopes.qualify(name));
   }
 
   /** Runs `build` with every node it creates named under `scope/`. */
@@ -183,7 +190,7 @@ export class Graph {
     // Generated names get a numeric suffix, like TensorFlow's `add`, `add_1`, ...
     let candidate = full;
     let count = this.unique.get(full) ?? 0;
-    while (this.nodeMap.has(candidate)) candidate = `${full}_${++count}`;
+    while (this.nodeMap.has(candidate) || this.reserved.has(candidate)) candidate = `${full}_${++count}`;
     this.unique.set(full, count);
     return candidate;
   }

@@ -32,6 +32,7 @@ export class OpGraphError extends Error {
 export function buildOpGraph(spec: OpGraphSpec, graph = new Graph()): Graph {
   const problems: OpGraphProblem[] = [];
   const named = new Map<string, GraphNode>();
+  graph.reserveNames([...Object.keys(spec.placeholders), ...Object.keys(spec.variables), ...Object.keys(spec.nodes)]);
   for (const [name, p] of Object.entries(spec.placeholders)) {
     const options: { shape?: (number | null)[]; dtype?: tf.DataType } = {};
     if (p.shape !== undefined) options.shape = p.shape;

@@ -1,4 +1,4 @@
-import { param, Registry, type RegistryEntry } from '@dlexp/core';
+import { ConfigError, param, Registry, type RegistryEntry } from '@dlexp/core';
 
 /** A learning-rate schedule: the value to use at a 0-based training step. */
 export type Schedule = (step: number) => number;
@@ -40,7 +40,10 @@ const piecewiseConstant: ScheduleEntry<{ boundaries: number[]; values: number[] 
   },
   create: (p) => {
     if (p.values.length !== p.boundaries.length + 1) {
-      throw new Error(`piecewiseConstant needs ${p.boundaries.length + 1} values for ${p.boundaries.length} boundaries, got ${p.values.length}`);
+      throw new ConfigError(`piecewiseConstant needs ${p.boundaries.length + 1} values for ${p.boundaries.length} boundaries, got ${p.values.length}`);
+    }
+    if (p.boundaries.some((b, i) => i > 0 && b <= p.boundaries[i - 1]!)) {
+      throw new ConfigError(`piecewiseConstant boundaries must increase, got [${p.boundaries.join(', ')}]`);
     }
     return (step) => {
       const index = p.boundaries.findIndex((b) => step < b);

@@ -128,6 +128,18 @@ describe('diagnostics', () => {
     expect(problems(VALID, { set: ['model.fetch.3=k'] })).toEqual(['--set:1:1: model.fetch.3: model.fetch has 1 items; index 3 is out of range']);
     expect(problems(VALID, { seed: 1, backend: 'gpu' })[0]).toMatch(/^--backend:1:9: backend: the string 'gpu' is not allowed/);
   });
+  it('a key created by an override is reported where the override was written', () => {
+    expect(problems(VALID, { set: ['trian.steps=5'] })).toEqual(["--set:1:1: trian: unknown key 'trian'; did you mean 'train'?"]);
+    expect(problems(VALID.replace('train.steps: 2', 'train.stesp: 2'), { quick: true })).toEqual(["exp.yaml:21:5: train.stesp: unknown key 'stesp'; did you mean 'steps'?"]);
+  });
+  it('rules the schema cannot express: schedule values against boundaries, early stopping on epochs', () => {
+    expect(problems(VALID, { set: ['train.optimizer.learningRate={type: piecewiseConstant, boundaries: [10, 5], values: [0.1, 0.01, 0.001]}'] })).toEqual([
+      'exp.yaml:17:14: train.optimizer: piecewiseConstant boundaries must increase, got [10, 5]',
+    ]);
+    expect(problems(VALID, { set: ['train.earlyStopping={metric: test.loss}'] })).toEqual([
+      '--set:1:21: train.earlyStopping: early stopping watches epoch-end metrics, so it needs a budget in epochs',
+    ]);
+  });
   it('problems in quick.set values point into the quick block', () => {
     expect(problems(VALID.replace('train.steps: 2', 'train.steps: 0'), { quick: true })).toEqual(['exp.yaml:21:18: train.steps: 0 is out of range: must be at least 1']);
     expect(problems(VALID.replace('train.steps: 2', 'train..steps: 2'))).toEqual(["exp.yaml:21:5: quick.set[train..steps]: invalid path 'train..steps' at offset 6: empty segment"]);

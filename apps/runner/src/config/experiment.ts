@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { dirname, resolve } from 'node:path';
-import { ConfigError, fillDefaults, parsePath, type Diagnostic, type JsonSchema, type ParamSchema } from '@dlexp/core';
+import { ConfigError, fillDefaults, fillEntry, parsePath, type Diagnostic, type JsonSchema, type ParamSchema } from '@dlexp/core';
+import { createOptimizer } from '@dlexp/optim';
 import { buildOpGraph, OpGraphError } from '@dlexp/graph';
 import { unionKinds, type Registries } from '../registries';
 import { experimentParams, generateSchema } from './schema';
@@ -77,7 +78,7 @@ export function loadExperiment(file: string, registries: Registries, options: Lo
   const problems = validateAgainstSchema(schemaFor(registries), written, source);
   if (problems.length > 0) throw new ConfigError(problems);
   const resolved = normalize(written, registries);
-  const semantic = checkSemantics(resolved, source);
+  const semantic = checkSemantics(resolved, source, registries);
   if (semantic.length > 0) throw new ConfigError(semantic);
   const absolute = resolve(file);
   return {
@@ -99,9 +100,19 @@ export function normalize(written: Record<string, unknown>, registries: Registri
 }
 
 /** Cross-field rules the schema cannot say. */
-function checkSemantics(config: ResolvedExperiment, source: ExperimentSource): Diagnostic[] {
+function checkSemantics(config: ResolvedExperiment, source: ExperimentSource, registries: Registries): Diagnostic[] {
   const problems: Diagnostic[] = [];
   const { train } = config;
+  if (train.earlyStopping !== undefined && train.epochs === undefined) {
+    problems.push(source.diagnostic(['train', 'earlyStopping'], 'early stopping watches epoch-end metrics, so it needs a budget in epochs'));
+  }
+  try {
+    // Building the optimizer checks what the schema cannot (a schedule's values against its boundaries).
+    createOptimizer(registries.optimizers, fillEntry('optimizer', train.optimizer, (kind, name) => (kind === 'optimizer' ? registries.optimizers.get(name).params : registries.schedules.get(name).params)) as { type: string }, { schedules: registries.schedules }).dispose();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(source.diagnostic(['train', 'optimizer'], error.message));
+  }
   if ((train.steps === undefined) === (train.epochs === undefined)) {
     problems.push(source.diagnostic(['train'], train.steps === undefined ? 'give the training budget as steps or epochs' : 'give either steps or epochs, not both'));
   }

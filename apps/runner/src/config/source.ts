@@ -8,10 +8,14 @@ const MAX_ALIAS_COUNT = 100;
 /** Where a value came from when it did not come from the file itself. */
 interface Override {
   path: PathSegment[];
-  /** Label used as the diagnostic's file: the option that set it, e.g. `--set`. */
-  origin: string;
-  /** Column of the value inside the command-line argument (1-based). */
+  /** The shallowest key the override created (it was not in the file), if any. */
+  createdAt?: PathSegment[];
+  /** Where the override was written: an option on the command line (line 1) or a quick.set entry. */
+  file: string;
+  line: number;
+  /** Column of the value; a created key is reported at `keyCol`. */
   col: number;
+  keyCol: number;
 }
 
 /**
@@ -70,11 +74,6 @@ export class ExperimentSource {
     return this.document.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
   }
 
-  get(path: PathSegment[]): unknown {
-    const node = this.document.getIn(path, false);
-    return node;
-  }
-
   /**
    * Applies `--set path=value` arguments (the value is parsed as YAML). Problems with the argument
    * itself are reported against `--set` with the column inside the argument.
@@ -107,7 +106,7 @@ export class ExperimentSource {
         problems.push({ file: label, line: 1, col: 1, path: pathText, message: problem });
         continue;
       }
-      this.overrides.push({ path, origin: label, col: equals + 2 });
+      this.overrides.push({ path, file: label, line: 1, col: equals + 2, keyCol: 1, ...(this.lastCreated !== undefined ? { createdAt: this.lastCreated } : {}) });
     }
     if (problems.length > 0) throw new ConfigError(problems);
   }
@@ -131,9 +130,12 @@ export class ExperimentSource {
         continue;
       }
       const problem = this.setNode(path, pair.value as Node);
+      const keyPosition = this.positionOfNode(pair.key as Node);
       if (problem !== undefined) {
-        const position = this.positionOfNode(pair.key as Node);
-        problems.push({ file: this.file, ...position, path: `quick.set[${keyText}]`, message: problem });
+        problems.push({ file: this.file, ...keyPosition, path: `quick.set[${keyText}]`, message: problem });
+      } else if (this.lastCreated !== undefined) {
+        // The value node keeps its own position; a key it created has none, so it points at the entry.
+        this.overrides.push({ path, createdAt: this.lastCreated, file: this.file, line: keyPosition.line, col: keyPosition.col, keyCol: keyPosition.col });
       }
     }
     if (problems.length > 0) throw new ConfigError(problems);
@@ -145,8 +147,12 @@ export class ExperimentSource {
    */
   locate(path: PathSegment[], options: { atKey?: boolean } = {}): Diagnostic {
     const pathText = formatPath(path);
-    const override = [...this.overrides].reverse().find((o) => startsWith(path, o.path));
-    if (override !== undefined) return { file: override.origin, line: 1, col: override.col, path: pathText, message: '' };
+    // A problem inside an overridden value, or at a key an override created, belongs to the override.
+    const override = [...this.overrides].reverse().find((o) => startsWith(path, o.path) || (o.createdAt !== undefined && startsWith(path, o.createdAt)));
+    if (override !== undefined) {
+      const inValue = startsWith(path, override.path);
+      return { file: override.file, line: override.line, col: inValue ? override.col : override.keyCol, path: pathText, message: '' };
+    }
     let node: unknown = this.document.contents;
     let last: unknown = node;
     for (let i = 0; i < path.length; i++) {
@@ -188,7 +194,11 @@ export class ExperimentSource {
     return { line: position.line, col: position.col };
   }
 
+  /** Where the last setNode created a key the file did not have. */
+  private lastCreated: PathSegment[] | undefined;
+
   private setNode(path: PathSegment[], value: Node): string | undefined {
+    this.lastCreated = undefined;
     // Walk the existing structure so that list indices are checked (a typo must not grow a list).
     let node: unknown = this.document.contents;
     for (let i = 0; i < path.length - 1; i++) {
@@ -198,6 +208,7 @@ export class ExperimentSource {
         if (next === undefined || (isScalar(next) && next.value === null)) {
           const created = this.document.createNode({});
           node.set(segment, created);
+          this.lastCreated ??= path.slice(0, i + 1);
           node = created;
         } else node = next;
       } else if (isSeq(node)) {
@@ -209,7 +220,10 @@ export class ExperimentSource {
       }
     }
     const lastSegment = path[path.length - 1]!;
-    if (isMap(node)) node.set(lastSegment, value);
+    if (isMap(node)) {
+      if (!node.has(lastSegment)) this.lastCreated ??= path;
+      node.set(lastSegment, value);
+    }
     else if (isSeq(node)) {
       if (typeof lastSegment !== 'number') return `${formatPath(path.slice(0, -1))} is a list; '${lastSegment}' is not an index`;
       if (lastSegment > node.items.length) return `${formatPath(path.slice(0, -1))} has ${node.items.length} items; index ${lastSegment} is out of range`;

@@ -24,6 +24,12 @@ export interface TrainableModel {
    * are read back asynchronously: WebGPU in Node has no synchronous read.
    */
   evaluateBatch(batch: Batch): Promise<MetricSums>;
+  /**
+   * Runs the model once on a small batch of the real data (loss, gradients, metrics, fetches) and
+   * turns what fails there because of the config (shapes, a non-scalar loss) into a
+   * ModelConfigError, so it is reported before training instead of at the first step.
+   */
+  check(batch: Batch): Promise<void>;
   /** Named scalar values reported as plain metrics (the course's fetched k and b). */
   fetchedValues(): Promise<Record<string, number>>;
   /** The model as a TensorFlow GraphDef (JSON), with name scopes, for graph viewers. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fillEntry, param, type RegistryEntry } from '@dlexp/core';
-import { buildOpGraph, OpGraphError, Session, type Graph } from '@dlexp/graph';
+import { buildOpGraph, GraphError, OpGraphError, Session, type Graph } from '@dlexp/graph';
 import { mkdirSync } from 'node:fs';
 import { ModelConfigError, type Batch, type MetricSums, type ModelContext, type TrainableModel } from './model';
 import { readTensors, writeTensors } from '../run/checkpoints';
@@ -118,7 +118,28 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
         variable.assign(value);
       }
     };
-    return {
+    /** Where in the config a graph failure belongs: the node or placeholder it names, else the loss. */
+    const pathOfFailure = (message: string): (string | number)[] => {
+      for (const name of message.matchAll(/'([^']+)'/g)) {
+        const node = name[1]!;
+        if (node in config.placeholders) return ['placeholders', node];
+        if (node in config.nodes) return ['nodes', node];
+      }
+      return ['loss'];
+    };
+    const model: TrainableModel = {
+      check: async (batch) => {
+        try {
+          const { loss, grads } = model.lossAndGradients(batch, 0);
+          tf.dispose([loss, ...grads.values()]);
+          await model.evaluateBatch(batch);
+          await model.fetchedValues();
+          await model.predictions?.(batch);
+        } catch (error) {
+          if (error instanceof GraphError) throw new ModelConfigError([{ path: pathOfFailure(error.message), message: error.message }]);
+          throw error;
+        }
+      },
       trainableVariables: () => session.variables({ trainableOnly: true }),
       graphDef: () => graph.toGraphDef(),
       state: () => session.variables() as Map<string, tf.Tensor>,
@@ -171,5 +192,6 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
         graph.dispose();
       },
     };
+    return model;
   },
 };

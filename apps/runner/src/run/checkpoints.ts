@@ -7,7 +7,7 @@ import type { BatchIteratorState } from '@dlexp/data';
 /** Everything the loop needs besides tensors to continue exactly where it stopped. */
 export interface LoopState {
   step: number;
-  /** Running sums for the train.loss of the next logged row. */
+  /** Running sums (loss × examples, examples) for the train.loss of the next logged row. */
   lossSum: number;
   lossCount: number;
   lastFiniteLoss: number | null;

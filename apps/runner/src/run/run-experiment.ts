@@ -40,7 +40,7 @@ export interface RunOptions {
   interactive?: boolean;
   /** Where `runs/` goes when --out is not given. */
   root: string;
-  /** Command-line options the run was started with, recorded for `resume`. */
+  /** Command-line options the run was started with, noted at the top of config.resolved.yaml. */
   argv: string[];
   print(line: string): void;
 }
@@ -81,11 +81,20 @@ export async function loadData(experiment: LoadedExperiment, registries: Registr
 export async function buildModel(experiment: LoadedExperiment, registries: Registries, train: DataSplit, print: (line: string) => void): Promise<TrainableModel> {
   const { model, seed } = experiment.resolved;
   const features = splitFeatures(train);
+  let built: TrainableModel | undefined;
   try {
-    const built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
-    await built.fetchedValues(); // fetches must be scalars: find out now, not at the first log line
+    built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
+    const examples = createBatchIterator(train, { batchSize: 2, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
+    const batch = (await examples.next()).value as Batch;
+    await examples.return();
+    try {
+      await built.check(batch);
+    } finally {
+      tf.dispose(Object.values(batch));
+    }
     return built;
   } catch (error) {
+    built?.dispose();
     if (error instanceof ModelConfigError) {
       throw new ConfigError(error.problems.map((p) => experiment.source.diagnostic(['model', ...p.path], p.message, p.offset === undefined ? {} : { offset: p.offset })));
     }
@@ -171,8 +180,14 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
     options.print(`${config.name}: ${dataset.description}; backend ${backend.name}${backend.adapter !== undefined ? ` (${backend.adapter})` : ''}`);
 
     let interruptedBy: string | undefined;
-    const onSignal = (signal: string) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (interruptedBy !== undefined) {
+        // A second Ctrl-C means now: stop without the final checkpoint (the last saved one remains).
+        options.print(`${signal} again: stopping at once; resume from the last saved checkpoint`);
+        process.exit(130);
+      }
       interruptedBy = signal;
+      options.print(`${signal}: finishing the current step, then saving a checkpoint (press Ctrl-C again to stop at once)`);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -207,8 +222,10 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
       if (result.status === 'completed') await model.save(directory.file('model'));
       if (result.stoppedEarlyAt !== undefined) options.print(`early stopping: ${config.train.earlyStopping!.metric} did not improve for ${config.train.earlyStopping!.patience ?? 3} epochs; stopped after epoch ${result.stoppedEarlyAt}`);
       if (result.status === 'interrupted') options.print(`interrupted by ${interruptedBy}: checkpoint saved at step ${result.steps}; continue with: runner resume ${directory.path}`);
-      const predictions = await collectPredictions(model, splits.train);
-      if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
+      if (result.status === 'completed') {
+        const predictions = await collectPredictions(model, splits.train);
+        if (predictions !== undefined) directory.write(predictions.file, toCsv(predictions.columns));
+      }
       const expectations = result.status === 'completed' ? checkExpectations(experiment.expectations, result.metrics) : [];
       const totalMs = Date.now() - startedAt.getTime();
       Object.assign(summary, {

@@ -142,8 +142,9 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         );
       }
       loop.lastFiniteLoss = lossValue;
-      loop.lossSum += lossValue;
-      loop.lossCount++;
+      // Weighted by the batch's examples, so a short last batch counts for what it holds.
+      loop.lossSum += lossValue * info.size;
+      loop.lossCount += info.size;
       inputs.progress?.(loop.step, totalSteps, lossValue);
       const epochEnd = info.endsEpoch;
       if (epochEnd) completedEpochs = info.epoch + 1;
@@ -178,7 +179,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         }
       }
       const finished = (totalSteps !== undefined && loop.step >= totalSteps) || (epochEnd && epochBased && completedEpochs >= train.epochs!);
-      if (!finished && (loop.step % checkpointEvery === 0 || epochEnd)) await saveCheckpoint();
+      if (!finished && (loop.step % checkpointEvery === 0 || (epochEnd && epochBased))) await saveCheckpoint();
     }
   } finally {
     await batches.return();

@@ -97,6 +97,12 @@ export async function runSweep(base: LoadedExperiment, registries: Registries, o
   if (best !== undefined) options.print(`best: ${best.id} (${sweep.metric} = ${formatNumber(best.metrics[sweep.metric])})`);
   options.print(`sweep directory: ${out}`);
   if (interrupted) return 130;
+  const completed = records.filter((r) => r.status === 'completed');
+  if (best === undefined && completed.length > 0) {
+    const reported = [...new Set(completed.flatMap((r) => Object.keys(r.metrics)))].sort();
+    options.print(`no trial reported sweep.metric '${sweep.metric}', so there is no best trial (the trials reported: ${reported.join(', ')})`);
+    return 1;
+  }
   return records.every((r) => r.status === 'completed' && r.expectationsMet) ? 0 : 1;
 }
 
