@@ -178,7 +178,9 @@ describe('grid sweeps', () => {
     const out = join(temporaryFolder('sweep-bad-'), 'sweep');
     const result = runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--out', out, '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']);
     expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/sweep:1:\d+: model\.loss\.type: unknown loss 'crossEntropy'/);
+    expect(result.stderr).toMatch(/--set:1:\d+: sweep\.parameters\[model\.loss\.type\]\.values\.1: model\.loss\.type: unknown loss 'crossEntropy'/);
+    // validate checks every trial too
+    expect(runner(['validate', 'experiments/mnist-loss-comparison.yaml', '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']).status).toBe(2);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -12,7 +12,7 @@ import { inspectTFRecord, writeSplitToTFRecord, type DataSplit } from '@dlexp/da
 import { configHash, evaluateRun, loadData, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
 import { metricsTable } from './run/tables';
 import type { LoadedExperiment } from './config/experiment';
-import { runSweep } from './sweep/run-sweep';
+import { loadSweepTrials, runSweep } from './sweep/run-sweep';
 import { writeFileAtomic } from './run/run-directory';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
@@ -186,13 +186,16 @@ function validateCommand(files: string[], args: ParsedArgs, registries: Registri
     // The quick variant is checked too: CI runs every experiment with --quick.
     for (const quick of args.quick ? [true] : [false, true]) {
       try {
-        loadExperiment(userPath(file), registries, {
+        const load = {
           set: args.set,
           quick,
           ...(args.seed !== undefined ? { seed: args.seed } : {}),
           ...(args.backend !== undefined ? { backend: args.backend } : {}),
           displayName: displayPath(file),
-        });
+        };
+        const experiment = loadExperiment(userPath(file), registries, load);
+        // Each trial of a sweep is an experiment of its own: validate them all.
+        if (experiment.resolved.sweep !== undefined) loadSweepTrials(experiment, registries, userPath(file), load);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         for (const d of error.diagnostics) {

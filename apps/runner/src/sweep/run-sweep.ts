@@ -1,7 +1,7 @@
 import { mkdirSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Table from 'cli-table3';
-import { ConfigError, type Diagnostic } from '@dlexp/core';
+import { ConfigError, formatPath, parsePath, type Diagnostic } from '@dlexp/core';
 import { loadExperiment, type LoadedExperiment, type LoadOptions } from '../config/experiment';
 import type { Registries } from '../registries';
 import { newRunId, writeFileAtomic } from '../run/run-directory';
@@ -30,26 +30,52 @@ interface TrialRecord {
 }
 
 /**
+ * Every trial a sweep proposes, each loaded and validated as its own experiment; all problems of
+ * all trials are reported together (as one ConfigError) before anything runs.
+ */
+export function loadSweepTrials(base: LoadedExperiment, registries: Registries, file: string, load: LoadOptions): { proposals: TrialParameters[]; trials: LoadedExperiment[] } {
+  const sweep = base.resolved.sweep!;
+  const method = registries.sweeps.get(sweep.method ?? 'grid').create({}, { parameters: sweep.parameters });
+  const proposals = method();
+  const trials: LoadedExperiment[] = [];
+  const problems: Diagnostic[] = [];
+  for (const parameters of proposals) {
+    try {
+      trials.push(loadExperiment(file, registries, { ...load, trial: trialOverrides(parameters, sweep.parameters) }));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const found of error.diagnostics) {
+        const d = found.file === 'sweep' ? atSweepValue(base, found, parameters) : found;
+        if (!problems.some((p) => p.message === d.message && p.line === d.line && p.col === d.col)) problems.push(d);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { proposals, trials };
+}
+
+/** A problem with a value the sweep set, moved to where that value is written in the sweep block. */
+function atSweepValue(base: LoadedExperiment, diagnostic: Diagnostic, trial: TrialParameters): Diagnostic {
+  const parameters = base.resolved.sweep!.parameters;
+  for (const [name, value] of Object.entries(trial)) {
+    const config = parameters[name]!;
+    const paths = (config.paths ?? [name]).map((p) => formatPath(parsePath(p)));
+    if (!paths.some((p) => diagnostic.path === p || diagnostic.path.startsWith(`${p}.`) || diagnostic.path.startsWith(`${p}[`))) continue;
+    const index = config.values.findIndex((v) => JSON.stringify(v) === JSON.stringify(value));
+    return base.source.diagnostic(['sweep', 'parameters', name, 'values', index], `${diagnostic.path}: ${diagnostic.message}`);
+  }
+  return diagnostic;
+}
+
+/**
  * Runs one trial per combination the sweep method proposes, each a normal run under
  * `<out>/trials/<trial-id>/`, then writes `<out>/summary.json` with every trial and the best.
  * Every trial's config is validated before the first one starts.
  */
 export async function runSweep(base: LoadedExperiment, registries: Registries, options: SweepOptions): Promise<number> {
   const sweep = base.resolved.sweep!;
-  const method = registries.sweeps.get(sweep.method ?? 'grid').create({}, { parameters: sweep.parameters });
   const goal = sweep.goal ?? 'maximize';
-  const proposals = method();
-  const trials: LoadedExperiment[] = [];
-  const problems: Diagnostic[] = [];
-  for (const parameters of proposals) {
-    try {
-      trials.push(loadExperiment(options.file, registries, { ...options.load, trial: trialOverrides(parameters, sweep.parameters) }));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      for (const d of error.diagnostics) if (!problems.some((p) => p.message === d.message && p.line === d.line)) problems.push(d);
-    }
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const { proposals, trials } = loadSweepTrials(base, registries, options.file, options.load);
 
   const out = options.out ?? join(options.root, 'runs', base.resolved.name, `sweep-${newRunId(new Date(), base.resolved.seed)}`);
   if (existsSync(out) && readdirSync(out).length > 0) {
