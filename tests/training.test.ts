@@ -148,6 +148,13 @@ describe('early stopping', () => {
     expect(summary.stoppedEarlyAtEpoch).toBeLessThan(30);
     expect(summary.timing.epochs).toBe(summary.stoppedEarlyAtEpoch);
   });
+  it('a watched metric that is never measured is a config error before training', () => {
+    const out = join(temporaryFolder('early-bad-'), 'run');
+    const result = runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.earlyStopping={metric: validation.loss}']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/train\.earlyStopping\.metric: 'validation\.loss' is not measured at epoch ends/);
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe('grid sweeps', () => {

@@ -54,7 +54,8 @@ export function formatModelSummary(summary: ModelSummary): string {
     Array.isArray(s[0]) ? (s as number[][]).map((x) => `[${x.join(', ')}]`).join(' ') : `[${(s as number[]).join(', ')}]`;
   const table = [
     ['Layer', 'Type', 'Output shape', 'Params'],
-    ...summary.rows.map((r) => [r.trainable ? r.name : `${r.name} (frozen)`, r.type, shapeText(r.outputShape), r.params.toLocaleString('en-US')]),
+    // Only layers with weights can be frozen; an input layer is never "frozen".
+    ...summary.rows.map((r) => [r.trainable || r.params === 0 ? r.name : `${r.name} (frozen)`, r.type, shapeText(r.outputShape), r.params.toLocaleString('en-US')]),
   ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   const line = (row: string[]) =>

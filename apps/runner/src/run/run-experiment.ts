@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { ConfigError, DataError, RunError, fillEntry } from '@dlexp/core';
+import { ConfigError, DataError, RunError, didYouMean, fillEntry } from '@dlexp/core';
 import { createBatchIterator, splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
 import { clipByGlobalNorm, clipByValue, createOptimizer } from '@dlexp/optim';
 import { activateBackend, assertKernelsAvailable, collectStepKernels } from '../backends';
@@ -102,6 +102,32 @@ export async function buildModel(experiment: LoadedExperiment, registries: Regis
   }
 }
 
+/**
+ * Early stopping watches a metric of the epoch-end rows: train.loss or a metric of a held-out
+ * split. A name that will never appear is a config error now, not a failure after an epoch.
+ */
+async function checkWatchedMetric(experiment: LoadedExperiment, model: TrainableModel, splits: Splits): Promise<void> {
+  const watched = experiment.resolved.train.earlyStopping!.metric;
+  const available = ['train.loss'];
+  for (const name of ['validation', 'test'] as const) {
+    const split = splits[name];
+    if (split === undefined) continue;
+    const examples = createBatchIterator(split, { batchSize: 2, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
+    const batch = (await examples.next()).value as Batch;
+    await examples.return();
+    try {
+      for (const metric of Object.keys(await model.evaluateBatch(batch))) available.push(`${name}.${metric}`);
+    } finally {
+      tf.dispose(Object.values(batch));
+    }
+  }
+  if (!available.includes(watched)) {
+    throw new ConfigError([
+      experiment.source.diagnostic(['train', 'earlyStopping', 'metric'], `'${watched}' is not measured at epoch ends${didYouMean(watched, available)} (measured: ${available.join(', ')})`),
+    ]);
+  }
+}
+
 /** The configured optimizer, with gradient clipping first when asked for. */
 export function buildOptimizer(train: LoadedExperiment['resolved']['train'], registries: Registries) {
   const before = [
@@ -158,6 +184,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   try {
     const model = await buildModel(experiment, registries, splits.train, options.print);
     const optimizer = buildOptimizer(config.train, registries);
+    if (config.train.earlyStopping !== undefined) await checkWatchedMetric(experiment, model, splits);
 
     const hash = configHash(config);
     let directory: RunDirectory;
