@@ -3,15 +3,15 @@ import { ConfigError, closestMatch } from '@dlexp/core';
 
 /** Options every command understands, with their help text (one place for parsing and --help). */
 export const OPTIONS = {
-  backend: { type: 'string', help: 'NAME  backend to use: auto (default), cuda, tensorflow, webgpu, wasm, cpu' },
-  seed: { type: 'string', help: 'N     seed for every source of randomness (overrides seed:)' },
-  set: { type: 'string', multiple: true, help: 'PATH=VALUE  override a value before validation (repeatable); VALUE is YAML' },
-  out: { type: 'string', help: 'DIR   write the run exactly to DIR (default runs/<name>/<run-id>/)' },
-  quick: { type: 'boolean', help: '      apply the experiment\'s quick: block and check quick.expect' },
-  split: { type: 'string', help: 'NAME  split to use (evaluate, data export)' },
-  help: { type: 'boolean', short: 'h', help: '      show this help' },
-  check: { type: 'boolean', help: '      (schema) fail if the committed schema differs from the generated one' },
-  write: { type: 'boolean', help: '      (schema) write the generated schema file' },
+  backend: { type: 'string', arg: 'NAME', help: 'backend to use: auto (default), cuda, tensorflow, webgpu, wasm, cpu' },
+  seed: { type: 'string', arg: 'N', help: 'seed for every source of randomness (overrides seed:)' },
+  set: { type: 'string', multiple: true, arg: 'PATH=VALUE', help: 'override a value before validation (repeatable); VALUE is YAML' },
+  out: { type: 'string', arg: 'DIR', help: 'write the run exactly to DIR (default runs/<name>/<run-id>/)' },
+  quick: { type: 'boolean', help: "apply the experiment's quick: block and check quick.expect" },
+  split: { type: 'string', arg: 'NAME', help: 'split to use (evaluate, data export)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  check: { type: 'boolean', help: '(schema) fail if the committed schema differs from the generated one' },
+  write: { type: 'boolean', help: '(schema) write the generated schema file' },
 } as const;
 
 export interface ParsedArgs {
@@ -75,12 +75,14 @@ Commands:
   runner evaluate <run-dir> [--split test]  restore a run's saved model and measure it on a split
   runner data export <file.yaml> --split NAME --out FILE.tfrecord   write a dataset split as TFRecord
   runner data inspect FILE.tfrecord         count the records and list the features
-  runner list [kind]                        show the registries: ${'datasets, models, layers, activations, losses, metrics, initializers, regularizers, optimizers, schedules, ops, backends'}
+  runner list [kind]                        show the registries: datasets, models, layers, activations, losses,
+                                            metrics, initializers, regularizers, optimizers, schedules, ops,
+                                            backends, sweeps
   runner schema [--check | --write]         print, check or write the experiment JSON Schema
 
 Options:
 ${Object.entries(OPTIONS)
-  .map(([name, o]) => `  --${name} ${o.help}`)
+  .map(([name, o]) => `  ${`--${name}${'arg' in o ? ` ${o.arg}` : ''}`.padEnd(22)}${o.help}`)
   .join('\n')}
 
 Exit codes: 0 success; 1 the run failed or an expectation was not met; 2 invalid config, usage or
