@@ -32,6 +32,13 @@ describe('runner CLI', () => {
     expect(result.stdout).toContain('experiments/linear-regression.yaml: ok');
     expect(result.stderr).toContain('no-such.yaml:1:1: cannot read the experiment: no such file');
   });
+  it('backend auto says what it picked and why it passed over the others, without native noise', () => {
+    const result = runner(['experiments/mnist-softmax.yaml', '--quick', '--out', join(temporaryFolder('auto-'), 'run')]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^backend: \w+ \(picked by auto; .*\)$/m);
+    expect(result.stdout).toMatch(/^backend: skipped cuda: /m);
+    expect(result.stderr).not.toMatch(/artificially reduced/);
+  });
   it('schema --check agrees with the committed schema', () => {
     expect(runner(['schema', '--check']).status).toBe(0);
   });

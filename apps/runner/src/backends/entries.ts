@@ -2,10 +2,12 @@
  * The five backend entries. Each loads its own packages (dynamically, so a missing optional
  * package is an answer, not a crash), says whether it is usable here and why not, and how to fix it.
  */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { RegistryEntry } from '@dlexp/core';
-import { exported, packageMainDir, packageMainFile, packageVersion, tryImport } from './load';
+import { defaultImporter, exported, packageMainDir, packageMainFile, packageVersion, tryImport } from './load';
 import type { Backend, BackendContext, BackendProbe, RequestMode, UnusableBackend, UsableBackend } from './types';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { initThreadedWasm } from './wasm-threads';
@@ -201,6 +203,33 @@ function installNavigatorGpu(module: Record<string, unknown>): GpuLike {
   return gpu;
 }
 
+/**
+ * The adapter Dawn offers, asked for in a short-lived child process whose output is kept from the
+ * user. Null when there is none; undefined when the child could not tell (then the caller asks
+ * in-process, as it would anyway).
+ */
+function adapterSeenByChildProcess(): AdapterLike | null | undefined {
+  let modulePath: string;
+  try {
+    modulePath = createRequire(import.meta.url).resolve('webgpu');
+  } catch {
+    return undefined;
+  }
+  const script = `const { create } = require(${JSON.stringify(modulePath)});
+create([]).requestAdapter({ powerPreference: 'high-performance' }).then((a) => {
+  const info = a ? { vendor: a.info.vendor, architecture: a.info.architecture, device: a.info.device, description: a.info.description, isFallbackAdapter: a.info.isFallbackAdapter } : null;
+  process.stdout.write(JSON.stringify(a ? { info, isFallbackAdapter: a.isFallbackAdapter } : null));
+  process.exit(0);
+}, () => process.exit(3));`;
+  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  if (child.status !== 0 || child.stdout === '') return undefined;
+  try {
+    return JSON.parse(child.stdout) as AdapterLike | null;
+  } catch {
+    return undefined;
+  }
+}
+
 function createWebgpu(context: BackendContext): Backend {
   return {
     name: 'webgpu',
@@ -212,6 +241,19 @@ function createWebgpu(context: BackendContext): Backend {
         return dawn.absent
           ? unusable("the package 'webgpu' (Dawn for Node) is not installed", 'install it: npm install webgpu')
           : unusable(`the package 'webgpu' failed to load: ${dawn.message}`, 'reinstall it: npm install webgpu');
+      }
+      if (mode === 'auto' && context.importModule === defaultImporter) {
+        // Asked in a child process first: Dawn prints warnings to stderr while it enumerates a
+        // software (Mesa) adapter, and `auto` passes over software adapters anyway, so on most
+        // machines without a GPU nothing of Dawn needs to load here at all.
+        const seen = adapterSeenByChildProcess();
+        if (seen === null) return unusable('Dawn found no WebGPU adapter (no usable Vulkan driver)', WEBGPU_FIX_NO_ADAPTER);
+        if (seen !== undefined && isSoftwareAdapter(seen)) {
+          return unusable(
+            `only a software adapter (${adapterName(seen)}), which runs on the CPU and is slower than wasm`,
+            'name it (backend: webgpu) to use it anyway, or install a GPU driver',
+          );
+        }
       }
       let adapter: AdapterLike | null;
       try {
