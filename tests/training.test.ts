@@ -34,7 +34,9 @@ async function startAndStop(args: string[], out: string, signal: NodeJS.Signals,
 }
 
 describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
-  const args = [SOFTMAX, '--quick', '--backend', backend, '--set', 'train.checkpointEvery=3', '--set', 'train.epochs=3'];
+  // Twelve epochs leave a wide window between the second checkpoint (step 6) and the end of the
+  // run, so the kill below always lands mid-run, whatever the machine's speed.
+  const args = [SOFTMAX, '--quick', '--backend', backend, '--set', 'train.checkpointEvery=3', '--set', 'train.epochs=12'];
 
   it('is reproducible: the same config, seed and backend give the same metrics.jsonl apart from timeMs', () => {
     const [a, b] = [1, 2].map(() => {
@@ -95,7 +97,7 @@ describe.skipIf(noWebgpu !== undefined)('training on webgpu', () => {
 describe('interrupting and restoring', () => {
   it('SIGINT saves a checkpoint, marks the run interrupted, and resume completes it', async () => {
     const out = join(temporaryFolder('sigint-'), 'run');
-    const code = await startAndStop([SOFTMAX, '--quick', '--backend', 'cpu', '--set', 'train.epochs=6', '--set', 'train.checkpointEvery=2'], out, 'SIGINT', 1);
+    const code = await startAndStop([SOFTMAX, '--quick', '--backend', 'cpu', '--set', 'train.epochs=30', '--set', 'train.checkpointEvery=2'], out, 'SIGINT', 1);
     expect(code).toBe(130);
     const summary = summaryOf(out);
     expect(summary.status).toBe('interrupted');
