@@ -11,7 +11,7 @@ import Table from 'cli-table3';
 import { inspectTFRecord, writeSplitToTFRecord, type DataSplit } from '@dlexp/data';
 import { configHash, evaluateRun, loadData, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
 import { metricsTable } from './run/tables';
-import type { LoadedExperiment } from './config/experiment';
+import type { LoadedExperiment, LoadOptions } from './config/experiment';
 import { loadSweepTrials, runSweep } from './sweep/run-sweep';
 import { writeFileAtomic } from './run/run-directory';
 
@@ -104,17 +104,24 @@ function displayPath(path: string): string {
   return isAbsolute(path) ? relative(invocationDirectory(), path) || path : path;
 }
 
+/** What loadExperiment takes from a command line or from a run's saved invocation. */
+function loadOptions(from: { set: string[]; quick: boolean; seed?: number; backend?: string; trial?: Record<string, unknown> }, file: string): LoadOptions & { set: string[]; quick: boolean } {
+  return {
+    set: from.set,
+    quick: from.quick,
+    ...(from.seed !== undefined ? { seed: from.seed } : {}),
+    ...(from.backend !== undefined ? { backend: from.backend } : {}),
+    ...(from.trial !== undefined ? { trial: from.trial } : {}),
+    displayName: displayPath(file),
+  };
+}
+
 async function runCommand(files: string[], args: ParsedArgs, argv: string[], registries: Registries, io: Io): Promise<number> {
   if (files.length !== 1) throw new ConfigError(`run takes exactly one experiment file, got ${files.length}`);
   const file = files[0]!;
-  const load = {
-    set: args.set,
-    quick: args.quick,
-    ...(args.seed !== undefined ? { seed: args.seed } : {}),
-    ...(args.backend !== undefined ? { backend: args.backend } : {}),
-    displayName: displayPath(file),
-  };
-  const invocation = { file: userPath(file), quick: args.quick, set: args.set, ...(args.seed !== undefined ? { seed: args.seed } : {}), ...(args.backend !== undefined ? { backend: args.backend } : {}) };
+  const load = loadOptions(args, file);
+  const { displayName: _shown, ...started } = load;
+  const invocation = { file: userPath(file), ...started };
   const experiment = loadExperiment(userPath(file), registries, load);
   if (experiment.resolved.sweep !== undefined) {
     return runSweep(experiment, registries, {
@@ -144,14 +151,7 @@ function reopenRun(runDirectory: string, registries: Registries): { directory: s
   const invocationFile = join(directory, 'invocation.json');
   if (!existsSync(invocationFile)) throw new ConfigError(`${runDirectory}: not a run directory (it has no invocation.json)`);
   const invocation = JSON.parse(readFileSync(invocationFile, 'utf8')) as Invocation;
-  const experiment = loadExperiment(invocation.file, registries, {
-    set: invocation.set,
-    quick: invocation.quick,
-    ...(invocation.seed !== undefined ? { seed: invocation.seed } : {}),
-    ...(invocation.backend !== undefined ? { backend: invocation.backend } : {}),
-    ...(invocation.trial !== undefined ? { trial: invocation.trial } : {}),
-    displayName: displayPath(invocation.file),
-  });
+  const experiment = loadExperiment(invocation.file, registries, loadOptions(invocation, invocation.file));
   if (configHash(experiment.resolved) !== invocation.configHash) {
     throw new ConfigError(`${displayPath(invocation.file)} has changed since the run in ${runDirectory} started (its config hash differs); restore the file or start a new run`);
   }
@@ -186,13 +186,7 @@ function validateCommand(files: string[], args: ParsedArgs, registries: Registri
     // The quick variant is checked too: CI runs every experiment with --quick.
     for (const quick of args.quick ? [true] : [false, true]) {
       try {
-        const load = {
-          set: args.set,
-          quick,
-          ...(args.seed !== undefined ? { seed: args.seed } : {}),
-          ...(args.backend !== undefined ? { backend: args.backend } : {}),
-          displayName: displayPath(file),
-        };
+        const load = loadOptions({ ...args, quick }, file);
         const experiment = loadExperiment(userPath(file), registries, load);
         // Each trial of a sweep is an experiment of its own: validate them all.
         if (experiment.resolved.sweep !== undefined) loadSweepTrials(experiment, registries, userPath(file), load);
@@ -261,7 +255,7 @@ async function dataCommand(rest: string[], args: ParsedArgs, registries: Registr
   if (action === 'export') {
     if (files.length !== 1 || args.out === undefined) throw new ConfigError('usage: runner data export <experiment.yaml> --split NAME --out FILE.tfrecord');
     const file = files[0]!;
-    const experiment = loadExperiment(userPath(file), registries, { set: args.set, quick: args.quick, ...(args.seed !== undefined ? { seed: args.seed } : {}), displayName: displayPath(file) });
+    const experiment = loadExperiment(userPath(file), registries, loadOptions(args, file));
     const dataset = await loadData(experiment, registries);
     const splitName = args.split ?? 'train';
     const split = (dataset.splits as Partial<Record<string, DataSplit>>)[splitName];

@@ -114,28 +114,36 @@ export function createLayerRegistry(options: { activations?: ActivationRegistry 
     param.oneOf(names, def === undefined ? { description, required: true } : { description, default: def });
   const act = (name: string) => tfjsActivation(name, activations.get(name).create({}, {}));
 
+  /** The kernel and bias parameters of dense and conv2d, and the tfjs arguments they become. */
+  const kernelAndBiasParams = (kernel: string) => ({
+    useBias,
+    kernelInitializer: initializer(kernel, 'glorotUniform'),
+    biasInitializer: initializer('bias', 'zeros'),
+    kernelRegularizer: regularizer('kernel'),
+    biasRegularizer: regularizer('bias'),
+  });
+  const kernelAndBiasArgs = (p: DenseParams | Conv2dParams, c: LayerContext) => ({
+    useBias: p.useBias,
+    kernelInitializer: init(c, 'kernel', p.kernelInitializer),
+    biasInitializer: init(c, 'bias', p.biasInitializer),
+    kernelRegularizer: tfjsRegularizer(p.kernelRegularizer, c.regularizers),
+    biasRegularizer: tfjsRegularizer(p.biasRegularizer, c.regularizers),
+  });
+
   const dense: LayerEntry<DenseParams> = {
     name: 'dense',
     description: 'Fully connected layer: activation(x · kernel + bias) over the last axis.',
     params: {
       units: units('output units'),
       activation: activationParam('Applied to the output.', 'linear'),
-      useBias,
-      kernelInitializer: initializer('kernel (weight matrix)', 'glorotUniform'),
-      biasInitializer: initializer('bias', 'zeros'),
-      kernelRegularizer: regularizer('kernel'),
-      biasRegularizer: regularizer('bias'),
+      ...kernelAndBiasParams('kernel (weight matrix)'),
     },
     create: (p, c) =>
       tf.layers.dense({
         name: c.name,
         units: p.units,
         activation: act(p.activation),
-        useBias: p.useBias,
-        kernelInitializer: init(c, 'kernel', p.kernelInitializer),
-        biasInitializer: init(c, 'bias', p.biasInitializer),
-        kernelRegularizer: tfjsRegularizer(p.kernelRegularizer, c.regularizers),
-        biasRegularizer: tfjsRegularizer(p.biasRegularizer, c.regularizers),
+        ...kernelAndBiasArgs(p, c),
       }),
   };
 
@@ -148,11 +156,7 @@ export function createLayerRegistry(options: { activations?: ActivationRegistry 
       strides: size2('Step of the window.', { default: 1 }),
       padding,
       activation: activationParam('Applied to the output.', 'linear'),
-      useBias,
-      kernelInitializer: initializer('kernel (filters)', 'glorotUniform'),
-      biasInitializer: initializer('bias', 'zeros'),
-      kernelRegularizer: regularizer('kernel'),
-      biasRegularizer: regularizer('bias'),
+      ...kernelAndBiasParams('kernel (filters)'),
     },
     create: (p, c) =>
       tf.layers.conv2d({
@@ -162,11 +166,7 @@ export function createLayerRegistry(options: { activations?: ActivationRegistry 
         strides: p.strides,
         padding: p.padding,
         activation: act(p.activation),
-        useBias: p.useBias,
-        kernelInitializer: init(c, 'kernel', p.kernelInitializer),
-        biasInitializer: init(c, 'bias', p.biasInitializer),
-        kernelRegularizer: tfjsRegularizer(p.kernelRegularizer, c.regularizers),
-        biasRegularizer: tfjsRegularizer(p.biasRegularizer, c.regularizers),
+        ...kernelAndBiasArgs(p, c),
       }),
   };
 

@@ -59,25 +59,21 @@ const sgd: OptimizerEntry<{ learningRate: LearningRateConfig }> = {
   create: (p, c) => recipe(p.learningRate, c, []),
 };
 
-const momentum: OptimizerEntry<{ learningRate: LearningRateConfig; momentum: number }> = {
-  name: 'momentum',
-  description: 'Gradient descent with heavy-ball momentum: v ← μv + g, w ← w − lr·v.',
-  params: {
-    learningRate: learningRateParam(0.01),
-    momentum: param.number({ description: 'Momentum coefficient μ.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
-  },
-  create: (p, c) => recipe(p.learningRate, c, [trace(p.momentum, false)]),
-};
+/** Heavy-ball momentum and Nesterov's look-ahead variant differ only in the trace they keep. */
+function momentumEntry(name: string, description: string, nesterov: boolean): OptimizerEntry<{ learningRate: LearningRateConfig; momentum: number }> {
+  return {
+    name,
+    description,
+    params: {
+      learningRate: learningRateParam(0.01),
+      momentum: param.number({ description: 'Momentum coefficient μ.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
+    },
+    create: (p, c) => recipe(p.learningRate, c, [trace(p.momentum, nesterov)]),
+  };
+}
 
-const nesterov: OptimizerEntry<{ learningRate: LearningRateConfig; momentum: number }> = {
-  name: 'nesterov',
-  description: 'Nesterov accelerated gradient (NAG): momentum that looks ahead, w ← w − lr·(g + μv).',
-  params: {
-    learningRate: learningRateParam(0.01),
-    momentum: param.number({ description: 'Momentum coefficient μ.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
-  },
-  create: (p, c) => recipe(p.learningRate, c, [trace(p.momentum, true)]),
-};
+const momentum = momentumEntry('momentum', 'Gradient descent with heavy-ball momentum: v ← μv + g, w ← w − lr·v.', false);
+const nesterov = momentumEntry('nesterov', 'Nesterov accelerated gradient (NAG): momentum that looks ahead, w ← w − lr·(g + μv).', true);
 
 const adagrad: OptimizerEntry<{ learningRate: LearningRateConfig; initialAccumulator: number; epsilon: number }> = {
   name: 'adagrad',

@@ -122,20 +122,14 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
     }
   };
   const model: TrainableModel = {
-    check: async (batch) => {
-      try {
-        const { loss, grads } = model.lossAndGradients(batch, 0);
-        tf.dispose([loss, ...grads.values()]);
-        await model.evaluateBatch(batch);
-      } catch (error) {
-        // TF.js reports a loss or metric that does not fit the labels as a shape error.
-        const message = error instanceof Error ? error.message : String(error);
-        if (!/shape|rank|broadcast|dimension/i.test(message)) throw error;
-        const head = heads.length === 1 ? undefined : heads.map((h) => h.name).join(', ');
-        throw new ModelConfigError([
-          { path: heads.length === 1 ? ['loss'] : ['heads'], message: `the loss or metrics do not fit the model's output and the labels${head === undefined ? '' : ` (heads: ${head})`}: ${message.split('\n')[0]}` },
-        ]);
-      }
+    explainFailure: (error) => {
+      // TF.js reports a loss or metric that does not fit the labels as a shape error.
+      const message = error instanceof Error ? error.message : String(error);
+      if (!/shape|rank|broadcast|dimension/i.test(message)) return undefined;
+      const head = heads.length === 1 ? undefined : heads.map((h) => h.name).join(', ');
+      return new ModelConfigError([
+        { path: heads.length === 1 ? ['loss'] : ['heads'], message: `the loss or metrics do not fit the model's output and the labels${head === undefined ? '' : ` (heads: ${head})`}: ${message.split('\n')[0]}` },
+      ]);
     },
     trainableVariables: () => variables,
     graphDef: () => modelGraphDef(built),

@@ -25,11 +25,11 @@ export interface TrainableModel {
    */
   evaluateBatch(batch: Batch): Promise<MetricSums>;
   /**
-   * Runs the model once on a small batch of the real data (loss, gradients, metrics, fetches) and
-   * turns what fails there because of the config (shapes, a non-scalar loss) into a
-   * ModelConfigError, so it is reported before training instead of at the first step.
+   * The config problem behind an error raised while the model ran on real data (shapes, a
+   * non-scalar loss), or undefined when the error is not one. The runner runs every new model
+   * once on a few examples, so such problems are reported before training.
    */
-  check(batch: Batch): Promise<void>;
+  explainFailure(error: unknown): ModelConfigError | undefined;
   /** Named scalar values reported as plain metrics (the course's fetched k and b). */
   fetchedValues(): Promise<Record<string, number>>;
   /** The model as a TensorFlow GraphDef (JSON), with name scopes, for graph viewers. */

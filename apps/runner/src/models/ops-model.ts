@@ -89,14 +89,7 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
       if (error instanceof OpGraphError) throw new ModelConfigError([...problems, ...error.problems]);
       throw error;
     }
-    for (const [key, names] of [['loss', [config.loss]], ['fetch', config.fetch], ['savePredictions', config.savePredictions === undefined ? [] : [config.savePredictions]]] as const) {
-      names.forEach((node, i) => {
-        if (!graph.hasNode(node)) {
-          const known = [...Object.keys(config.nodes), ...Object.keys(config.variables)];
-          problems.push({ path: key === 'fetch' ? [key, i] : [key], message: `no node named '${node}' (nodes and variables: ${known.join(', ')})` });
-        }
-      });
-    }
+    // Names in loss, fetch and savePredictions are checked when the experiment is validated.
     if (problems.length > 0) {
       graph.dispose();
       throw new ModelConfigError(problems);
@@ -128,18 +121,8 @@ export const opsModel: RegistryEntry<OpsModelConfig, ModelContext, TrainableMode
       return ['loss'];
     };
     const model: TrainableModel = {
-      check: async (batch) => {
-        try {
-          const { loss, grads } = model.lossAndGradients(batch, 0);
-          tf.dispose([loss, ...grads.values()]);
-          await model.evaluateBatch(batch);
-          await model.fetchedValues();
-          await model.predictions?.(batch);
-        } catch (error) {
-          if (error instanceof GraphError) throw new ModelConfigError([{ path: pathOfFailure(error.message), message: error.message }]);
-          throw error;
-        }
-      },
+      explainFailure: (error) =>
+        error instanceof GraphError ? new ModelConfigError([{ path: pathOfFailure(error.message), message: error.message }]) : undefined,
       trainableVariables: () => session.variables({ trainableOnly: true }),
       graphDef: () => graph.toGraphDef(),
       state: () => session.variables() as Map<string, tf.Tensor>,

@@ -39,11 +39,8 @@ export class RunDirectory {
     return new RunDirectory(path);
   }
 
-  /** An existing run's folder (for resume and evaluate). */
+  /** An existing run's folder (for resume; the caller has read its invocation.json). */
   static open(path: string): RunDirectory {
-    if (!existsSync(join(path, 'invocation.json'))) {
-      throw new ConfigError(`${path}: not a run directory (it has no invocation.json)`);
-    }
     return new RunDirectory(path);
   }
 

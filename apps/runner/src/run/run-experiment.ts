@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError, DataError, RunError, didYouMean, fillEntry } from '@dlexp/core';
-import { createBatchIterator, splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
+import { splitFeatures, type DataSplit, type LoadedDataset } from '@dlexp/data';
 import { clipByGlobalNorm, clipByValue, createOptimizer } from '@dlexp/optim';
 import { activateBackend, assertKernelsAvailable, collectStepKernels } from '../backends';
 import type { ActiveBackend } from '../backends';
@@ -14,7 +14,7 @@ import { RunDirectory } from './run-directory';
 import { Checkpoints } from './checkpoints';
 import { createProgress } from './progress';
 import { expectationsTable, metricsTable } from './tables';
-import { collectPredictions, evaluateSplit, trainModel, type Splits } from './train-loop';
+import { collectPredictions, evaluateSplit, trainModel, withFirstExamples, type Splits } from './train-loop';
 import { collectVersions } from './versions';
 
 /** What a run was started with, so `resume` and `evaluate` rebuild exactly the same experiment. */
@@ -83,15 +83,9 @@ export async function buildModel(experiment: LoadedExperiment, registries: Regis
   const features = splitFeatures(train);
   let built: TrainableModel | undefined;
   try {
-    built = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
-    const examples = createBatchIterator(train, { batchSize: 2, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
-    const batch = (await examples.next()).value as Batch;
-    await examples.return();
-    try {
-      await built.check(batch);
-    } finally {
-      tf.dispose(Object.values(batch));
-    }
+    const created = registries.models.get(model.type).create(model, { seed, modelRegistries: registries.modelRegistries, features, print });
+    built = created;
+    await withFirstExamples(train, 2, (batch) => dryRun(created, batch));
     return built;
   } catch (error) {
     built?.dispose();
@@ -99,6 +93,22 @@ export async function buildModel(experiment: LoadedExperiment, registries: Regis
       throw new ConfigError(error.problems.map((p) => experiment.source.diagnostic(['model', ...p.path], p.message, p.offset === undefined ? {} : { offset: p.offset })));
     }
     throw error;
+  }
+}
+
+/**
+ * Runs a new model once on real examples (loss, gradients, metrics, fetches, predictions), so what
+ * the config gets wrong there surfaces as a config error before training.
+ */
+async function dryRun(model: TrainableModel, batch: Batch): Promise<void> {
+  try {
+    const { loss, grads } = model.lossAndGradients(batch, 0);
+    tf.dispose([loss, ...grads.values()]);
+    await model.evaluateBatch(batch);
+    await model.fetchedValues();
+    await model.predictions?.(batch);
+  } catch (error) {
+    throw model.explainFailure(error) ?? error;
   }
 }
 
@@ -112,14 +122,8 @@ async function checkWatchedMetric(experiment: LoadedExperiment, model: Trainable
   for (const name of ['validation', 'test'] as const) {
     const split = splits[name];
     if (split === undefined) continue;
-    const examples = createBatchIterator(split, { batchSize: 2, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
-    const batch = (await examples.next()).value as Batch;
-    await examples.return();
-    try {
-      for (const metric of Object.keys(await model.evaluateBatch(batch))) available.push(`${name}.${metric}`);
-    } finally {
-      tf.dispose(Object.values(batch));
-    }
+    const metrics = await withFirstExamples(split, 2, (batch) => model.evaluateBatch(batch));
+    for (const metric of Object.keys(metrics)) available.push(`${name}.${metric}`);
   }
   if (!available.includes(watched)) {
     throw new ConfigError([
@@ -149,18 +153,16 @@ export function buildOptimizer(train: LoadedExperiment['resolved']['train'], reg
 export async function preflightKernels(experiment: LoadedExperiment, registries: Registries, backend: ActiveBackend, train: DataSplit): Promise<void> {
   if (backend.tfBackend === 'cpu') return;
   const kernels = await collectStepKernels(async () => {
+    // Building runs the model once (forward, backward, metrics); the step adds the optimizer.
     const model = await buildModel(experiment, registries, train, () => undefined);
     const optimizer = buildOptimizer(experiment.resolved.train, registries);
-    const examples = createBatchIterator(train, { batchSize: 1, seed: 0, shuffle: false, epochs: 1, prefetch: 0 });
-    const batch = (await examples.next()).value as Batch;
-    await examples.return();
     try {
-      const { loss, grads } = model.lossAndGradients(batch, 0);
-      optimizer.apply(grads, model.trainableVariables(), 0);
-      tf.dispose([loss, ...grads.values()]);
-      await model.evaluateBatch(batch);
+      await withFirstExamples(train, 1, async (batch) => {
+        const { loss, grads } = model.lossAndGradients(batch, 0);
+        optimizer.apply(grads, model.trainableVariables(), 0);
+        tf.dispose([loss, ...grads.values()]);
+      });
     } finally {
-      tf.dispose(Object.values(batch));
       optimizer.dispose();
       model.dispose();
     }

@@ -197,10 +197,27 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   return { status, steps: loop.step, epochs, metrics, trainMs, ...(stoppedEarlyAt !== undefined ? { stoppedEarlyAt } : {}) };
 }
 
+/** The split's batches in order, once: for evaluation and for looking at the data. */
+function inOrder(split: DataSplit, batchSize: number) {
+  return createBatchIterator(split, { batchSize, seed: 0, shuffle: false, epochs: 1 });
+}
+
+/** Calls `use` with the first `count` examples of a split as one batch, and frees it afterwards. */
+export async function withFirstExamples<T>(split: DataSplit, count: number, use: (batch: Batch) => Promise<T>): Promise<T> {
+  const examples = inOrder(split, count);
+  const batch = (await examples.next()).value as Batch;
+  await examples.return();
+  try {
+    return await use(batch);
+  } finally {
+    disposeBatch(batch);
+  }
+}
+
 /** Exact means over a whole split, in order. */
 export async function evaluateSplit(model: TrainableModel, split: DataSplit): Promise<Record<string, number>> {
   const sums: MetricSums = {};
-  for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
+  for await (const batch of inOrder(split, EVALUATION_BATCH)) {
     for (const [metric, { sum, count }] of Object.entries(await model.evaluateBatch(batch))) {
       const total = (sums[metric] ??= { sum: 0, count: 0 });
       total.sum += sum;
@@ -215,7 +232,7 @@ export async function evaluateSplit(model: TrainableModel, split: DataSplit): Pr
 export async function collectPredictions(model: TrainableModel, split: DataSplit): Promise<{ file: string; columns: Record<string, number[]> } | undefined> {
   if (model.predictions === undefined) return undefined;
   let result: { file: string; columns: Record<string, number[]> } | undefined;
-  for await (const batch of createBatchIterator(split, { batchSize: EVALUATION_BATCH, seed: 0, shuffle: false, epochs: 1 })) {
+  for await (const batch of inOrder(split, EVALUATION_BATCH)) {
     const part = await model.predictions(batch);
     disposeBatch(batch);
     if (part === undefined) return undefined;
