@@ -9,8 +9,10 @@ export default [
   {
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],
     rules: {
-      // Module boundaries: core is the leaf; graph and data see only core; layers sees graph;
-      // only the runner and the cross-library tests see everything.
+      // Module boundaries: core is the leaf; graph, data, optim and config see only core; the
+      // engine (train) sees the libraries below it; writers, plots and sweeps see the engine; the
+      // runner app, the benchmarks and the end-to-end tests see libraries, and no library or
+      // benchmark sees an app.
       '@nx/enforce-module-boundaries': [
         'error',
         {
@@ -21,18 +23,22 @@ export default [
             { sourceTag: 'scope:graph', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:optim', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:config', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:native', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:layers', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph'] },
-            {
-              sourceTag: 'scope:runner',
-              onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data'],
-            },
-            {
-              sourceTag: 'scope:tests',
-              onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:runner'],
-            },
+            { sourceTag: 'scope:backends', onlyDependOnLibsWithTags: ['scope:core', 'scope:native'] },
+            { sourceTag: 'scope:serving', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:data'] },
+            { sourceTag: 'scope:train', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:backends', 'scope:config'] },
+            { sourceTag: 'scope:tensorboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:data', 'scope:train'] },
+            { sourceTag: 'scope:plots', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
+            { sourceTag: 'scope:sweep', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
+            { sourceTag: 'scope:runner', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
+            { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
+            { sourceTag: 'scope:tests', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:app'] },
             { sourceTag: 'type:util', onlyDependOnLibsWithTags: ['type:util'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
+            { sourceTag: 'type:bench', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:util', 'type:lib', 'type:app'] },
           ],
         },
