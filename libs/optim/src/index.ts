@@ -1,7 +1,7 @@
-export { createOptimizerRegistry, createOptimizer, resolveLearningRate, Optimizer } from './optimizers';
-export type { OptimizerRegistry, OptimizerContext, OptimizerRecipe, LearningRateConfig } from './optimizers';
-export { createScheduleRegistry } from './schedules';
-export type { Schedule, ScheduleRegistry } from './schedules';
+export { createOptimizerRegistry, createOptimizer, Optimizer } from './optimizers';
+export type { OptimizerRegistry, OptimizerContext, OptimizerRecipe } from './optimizers';
+export { createScheduleRegistry, resolveLearningRate, numberOrScheduleParam } from './schedules';
+export type { Schedule, ScheduleRegistry, ScheduleContext, LearningRateConfig } from './schedules';
 export {
   clipByGlobalNorm,
   clipByValue,

@@ -86,33 +86,6 @@ describe('optimizers match TF.js reference implementations', () => {
   });
 });
 
-describe('schedules', () => {
-  const make = (config: Record<string, unknown>) => {
-    const entry = schedules.get(config['type'] as string);
-    return entry.create(fillDefaults(entry.params, config, () => undefined), undefined);
-  };
-  it('exponentialDecay decays smoothly or in stairs', () => {
-    const smooth = make({ type: 'exponentialDecay', initial: 1, decayRate: 0.5, decaySteps: 10 });
-    const stairs = make({ type: 'exponentialDecay', initial: 1, decayRate: 0.5, decaySteps: 10, staircase: true });
-    expect(smooth(5)).toBeCloseTo(Math.SQRT1_2, 10);
-    expect(stairs(5)).toBe(1);
-    expect(stairs(20)).toBe(0.25);
-  });
-  it('piecewiseConstant and cosineDecay', () => {
-    const piecewise = make({ type: 'piecewiseConstant', boundaries: [10, 20], values: [1, 0.5, 0.1] });
-    expect([piecewise(0), piecewise(10), piecewise(25)]).toEqual([1, 0.5, 0.1]);
-    const cosine = make({ type: 'cosineDecay', initial: 1, decaySteps: 100, warmupSteps: 10 });
-    expect(cosine(4)).toBeCloseTo(0.5, 10);
-    expect(cosine(10)).toBeCloseTo(1, 10);
-    expect(cosine(110)).toBeCloseTo(0, 10);
-  });
-  it('drive an optimizer\'s learning rate', () => {
-    const optimizer = createOptimizer(optimizers, { type: 'sgd', learningRate: { type: 'exponentialDecay', initial: 0.2, decayRate: 0.5, decaySteps: 1 } }, context);
-    expect(optimizer.learningRate(2)).toBeCloseTo(0.05, 10);
-    optimizer.dispose();
-  });
-});
-
 describe('clipByGlobalNorm', () => {
   it('rescales only when the global norm exceeds the limit', () => {
     const clip = clipByGlobalNorm(5);

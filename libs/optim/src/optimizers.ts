@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { param, Registry, fillEntry, type ParamSpec, type RegistryEntry } from '@dlexp/core';
-import type { Schedule, ScheduleRegistry } from './schedules';
+import { param, Registry, fillEntry, type RegistryEntry } from '@dlexp/core';
+import { numberOrScheduleParam, resolveLearningRate, type LearningRateConfig, type Schedule, type ScheduleRegistry } from './schedules';
 import {
   addDecayedWeights,
   scaleByAdadelta,
@@ -11,9 +11,6 @@ import {
   trace,
   type GradientTransform,
 } from './transforms';
-
-/** A learning rate as written: a number, or a schedule entry (`{type: exponentialDecay, ...}`). */
-export type LearningRateConfig = number | { type: string; [key: string]: unknown };
 
 export interface OptimizerContext {
   schedules: ScheduleRegistry;
@@ -29,21 +26,11 @@ export type OptimizerRegistry = Registry<OptimizerContext, OptimizerRecipe>;
 
 type OptimizerEntry<P> = RegistryEntry<P, OptimizerContext, OptimizerRecipe>;
 
-function learningRateParam(defaultValue: number): ParamSpec<LearningRateConfig> {
-  return param.custom<LearningRateConfig>(
-    { anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { $ref: '#/$defs/schedule' }] },
-    { description: 'Step size: a number, or a schedule such as {type: exponentialDecay, initial: 0.001, decayRate: 0.95, decaySteps: 600}.', default: defaultValue },
-    { union: 'schedule' },
-  );
-}
-
-/** Turns a written learning rate into a schedule. */
-export function resolveLearningRate(value: LearningRateConfig, schedules: ScheduleRegistry): Schedule {
-  if (typeof value === 'number') return () => value;
-  const entry = schedules.get(value.type);
-  const filled = fillEntry('schedule', value, (_kind, name) => schedules.get(name).params) as Record<string, unknown>;
-  return entry.create(filled, undefined);
-}
+const learningRateParam = (defaultValue: number) =>
+  numberOrScheduleParam({
+    description: 'Step size: a number, or a schedule such as {type: exponentialDecay, initial: 0.001, decayRate: 0.95, decaySteps: 600} or {type: warmup, steps: 500, then: 0.001}.',
+    default: defaultValue,
+  });
 
 function recipe(learningRate: LearningRateConfig, context: OptimizerContext, direction: GradientTransform[]): OptimizerRecipe {
   const schedule = resolveLearningRate(learningRate, context.schedules);

@@ -1,11 +1,41 @@
-import { ConfigError, param, Registry, type RegistryEntry } from '@dlexp/core';
+import { ConfigError, fillEntry, param, Registry, type ParamSpec, type RegistryEntry } from '@dlexp/core';
 
 /** A learning-rate schedule: the value to use at a 0-based training step. */
 export type Schedule = (step: number) => number;
 
-export type ScheduleRegistry = Registry<void, Schedule>;
+/** A learning rate as written: a number, or a schedule entry (`{type: exponentialDecay, ...}`). */
+export type LearningRateConfig = number | { type: string; [key: string]: unknown };
 
-type ScheduleEntry<P> = RegistryEntry<P, void, Schedule>;
+/** What a schedule is built with: the registry, for schedules that wrap another (`warmup`). */
+export interface ScheduleContext {
+  schedules: ScheduleRegistry;
+}
+
+export type ScheduleRegistry = Registry<ScheduleContext, Schedule>;
+
+type ScheduleEntry<P> = RegistryEntry<P, ScheduleContext, Schedule>;
+
+/** A parameter that is a number or a schedule (an optimizer's learning rate, the schedule a warm-up leads into). */
+export function numberOrScheduleParam(options: { description: string; default?: number; required?: boolean }): ParamSpec<LearningRateConfig> {
+  return param.custom<LearningRateConfig>({ anyOf: [{ type: 'number', exclusiveMinimum: 0 }, { $ref: '#/$defs/schedule' }] }, options, { union: 'schedule' });
+}
+
+/** Turns a written learning rate into a schedule (filling the defaults of a schedule entry). */
+export function resolveLearningRate(value: LearningRateConfig, schedules: ScheduleRegistry): Schedule {
+  if (typeof value === 'number') return () => value;
+  const entry = schedules.get(value.type);
+  const filled = fillEntry('schedule', value, (_kind, name) => schedules.get(name).params) as Record<string, unknown>;
+  return entry.create(filled, { schedules });
+}
+
+/**
+ * A linear ramp over the first `steps` steps from `from` up to `peak`, then `after` counted from
+ * the end of the ramp. The ramp reaches the peak on its last step and never gives a rate equal to
+ * `from` (step 0 already moves 1/steps of the way), so no step is spent with a zero rate.
+ */
+function linearWarmup(steps: number, from: number, peak: number, after: Schedule): Schedule {
+  return (step) => (step < steps ? from + ((peak - from) * (step + 1)) / steps : after(step - steps));
+}
 
 const initial = (description = 'Value at step 0.') => param.number({ description, required: true, exclusiveMinimum: 0 });
 
@@ -54,23 +84,41 @@ const piecewiseConstant: ScheduleEntry<{ boundaries: number[]; values: number[] 
 
 const cosineDecay: ScheduleEntry<{ initial: number; decaySteps: number; alpha: number; warmupSteps: number }> = {
   name: 'cosineDecay',
-  description: 'Linear warm-up over warmupSteps, then a half cosine from initial down to alpha · initial over decaySteps.',
+  description: 'A half cosine from initial down to alpha · initial over decaySteps, after an optional linear warm-up from 0 (the same ramp as {type: warmup}).',
   params: {
     initial: initial('Peak value (reached at the end of warm-up).'),
     decaySteps: param.integer({ description: 'Steps of the cosine after warm-up.', required: true, minimum: 1 }),
     alpha: param.number({ description: 'Final value as a fraction of initial.', default: 0, minimum: 0, maximum: 1 }),
-    warmupSteps: param.integer({ description: 'Steps of linear warm-up from 0.', default: 0, minimum: 0 }),
+    warmupSteps: param.integer({ description: 'Steps of linear warm-up from 0 before the cosine starts (shorthand for wrapping it in {type: warmup}).', default: 0, minimum: 0 }),
   },
-  create: (p) => (step) => {
-    if (step < p.warmupSteps) return (p.initial * (step + 1)) / p.warmupSteps;
-    const progress = Math.min(1, (step - p.warmupSteps) / p.decaySteps);
-    const cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
-    return p.initial * ((1 - p.alpha) * cosine + p.alpha);
+  create: (p) => {
+    const decay: Schedule = (step) => {
+      const progress = Math.min(1, step / p.decaySteps);
+      const cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
+      return p.initial * ((1 - p.alpha) * cosine + p.alpha);
+    };
+    return p.warmupSteps === 0 ? decay : linearWarmup(p.warmupSteps, 0, p.initial, decay);
+  },
+};
+
+const warmup: ScheduleEntry<{ steps: number; from: number; then: LearningRateConfig }> = {
+  name: 'warmup',
+  description:
+    'Linear warm-up in front of any schedule or constant: rises from `from` to the value `then` starts with over `steps` steps, ' +
+    'then follows `then`, counted from the end of the warm-up. Example: {type: warmup, steps: 500, then: {type: cosineDecay, initial: 0.001, decaySteps: 10000}}.',
+  params: {
+    steps: param.integer({ description: 'Length of the warm-up in steps; its last step reaches the peak.', required: true, minimum: 1 }),
+    from: param.number({ description: 'Where the ramp starts (step 0 already moves 1/steps of the way from it, so no step has a zero rate).', default: 0, minimum: 0 }),
+    then: numberOrScheduleParam({ description: 'What follows the warm-up: a number, or a schedule started at the end of the warm-up; its first value is the peak.', required: true }),
+  },
+  create: (p, context) => {
+    const after = resolveLearningRate(p.then, context.schedules);
+    return linearWarmup(p.steps, p.from, after(0), after);
   },
 };
 
 export function createScheduleRegistry(): ScheduleRegistry {
   const registry: ScheduleRegistry = new Registry('schedule', 'schedules');
-  for (const entry of [constant, exponentialDecay, piecewiseConstant, cosineDecay]) registry.register(entry as ScheduleEntry<unknown>);
+  for (const entry of [constant, exponentialDecay, piecewiseConstant, cosineDecay, warmup]) registry.register(entry as ScheduleEntry<unknown>);
   return registry;
 }
