@@ -1,5 +1,7 @@
-export { createOptimizerRegistry, createOptimizer, Optimizer } from './optimizers';
+export { createOptimizerRegistry, createOptimizer, resolveOptimizerConfig } from './optimizers';
 export type { OptimizerRegistry, OptimizerContext, OptimizerRecipe } from './optimizers';
+export { Optimizer } from './optimizer';
+export type { OptimizerConfig, SlotLoader } from './optimizer';
 export { createScheduleRegistry, resolveLearningRate, numberOrScheduleParam } from './schedules';
 export type { Schedule, ScheduleRegistry, ScheduleContext, LearningRateConfig } from './schedules';
 export {
@@ -12,5 +14,6 @@ export {
   scaleByAdadelta,
   scaleByAdam,
   addDecayedWeights,
+  UPDATE_COUNT_SLOT,
 } from './transforms';
-export type { GradientTransform } from './transforms';
+export type { GradientTransform, SlotEntry } from './transforms';

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
 import { param, Registry, fillEntry, type RegistryEntry } from '@dlexp/core';
+import { Optimizer, type OptimizerConfig } from './optimizer';
 import { numberOrScheduleParam, resolveLearningRate, type LearningRateConfig, type Schedule, type ScheduleRegistry } from './schedules';
 import {
   addDecayedWeights,
@@ -32,12 +32,16 @@ const learningRateParam = (defaultValue: number) =>
     default: defaultValue,
   });
 
+/** A named optimizer's direction, then the learning rate (and its sign) applied last. */
 function recipe(learningRate: LearningRateConfig, context: OptimizerContext, direction: GradientTransform[]): OptimizerRecipe {
   const schedule = resolveLearningRate(learningRate, context.schedules);
   return { transforms: [...direction, scaleByLearningRate(schedule)], learningRate: schedule };
 }
 
 const epsilon = (value: number) => param.number({ description: 'Small constant added for numerical stability.', default: value, exclusiveMinimum: 0 });
+const beta = (description: string, value: number) => param.number({ description, default: value, minimum: 0, exclusiveMaximum: 1 });
+const weightDecay = (value: number) =>
+  param.number({ description: 'Decoupled weight decay λ: each step also subtracts learningRate · λ · w (not scaled by the adaptive terms).', default: value, minimum: 0 });
 
 const sgd: OptimizerEntry<{ learningRate: LearningRateConfig }> = {
   name: 'sgd',
@@ -53,18 +57,18 @@ function momentumEntry(name: string, description: string, nesterov: boolean): Op
     description,
     params: {
       learningRate: learningRateParam(0.01),
-      momentum: param.number({ description: 'Momentum coefficient μ.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
+      momentum: beta('Momentum coefficient μ.', 0.9),
     },
     create: (p, c) => recipe(p.learningRate, c, [trace(p.momentum, nesterov)]),
   };
 }
 
-const momentum = momentumEntry('momentum', 'Gradient descent with heavy-ball momentum: v ← μv + g, w ← w − lr·v.', false);
-const nesterov = momentumEntry('nesterov', 'Nesterov accelerated gradient (NAG): momentum that looks ahead, w ← w − lr·(g + μv).', true);
+const momentum = momentumEntry('momentum', 'Gradient descent with heavy-ball momentum: v ← μv + g, w ← w − lr·v (the course\'s MomentumOptimizer).', false);
+const nesterov = momentumEntry('nesterov', 'Nesterov accelerated gradient: momentum that looks ahead, v ← μv + g, w ← w − lr·(g + μv) (MomentumOptimizer with use_nesterov).', true);
 
 const adagrad: OptimizerEntry<{ learningRate: LearningRateConfig; initialAccumulator: number; epsilon: number }> = {
   name: 'adagrad',
-  description: 'Adagrad: per-weight rates shrinking with the sum of squared gradients.',
+  description: 'Adagrad (Duchi et al. 2011): per-weight rates shrinking with the sum of squared gradients, w ← w − lr·g / (sqrt(Σg²) + ε).',
   params: {
     learningRate: learningRateParam(0.01),
     initialAccumulator: param.number({ description: 'Starting value of the squared-gradient sums.', default: 0.1, minimum: 0 }),
@@ -75,10 +79,10 @@ const adagrad: OptimizerEntry<{ learningRate: LearningRateConfig; initialAccumul
 
 const rmsprop: OptimizerEntry<{ learningRate: LearningRateConfig; decay: number; momentum: number; epsilon: number }> = {
   name: 'rmsprop',
-  description: 'RMSprop: divides by a moving root mean square of recent gradients.',
+  description: 'RMSprop (Hinton, lecture 6e): divides by a moving root mean square of recent gradients, w ← w − lr·g / sqrt(E[g²] + ε).',
   params: {
     learningRate: learningRateParam(0.001),
-    decay: param.number({ description: 'Decay of the mean-square average.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
+    decay: beta('Decay of the mean-square average.', 0.9),
     momentum: param.number({ description: 'Momentum applied after the RMS scaling (0 for none).', default: 0, minimum: 0, exclusiveMaximum: 1 }),
     epsilon: epsilon(1e-10),
   },
@@ -87,10 +91,10 @@ const rmsprop: OptimizerEntry<{ learningRate: LearningRateConfig; decay: number;
 
 const adadelta: OptimizerEntry<{ learningRate: LearningRateConfig; rho: number; epsilon: number }> = {
   name: 'adadelta',
-  description: 'Adadelta: scales by the ratio of recent update and gradient magnitudes; the learning rate is usually 1.',
+  description: 'Adadelta (Zeiler 2012): scales by the ratio of recent update and gradient magnitudes; the paper has no learning rate, so it defaults to 1.',
   params: {
     learningRate: learningRateParam(1),
-    rho: param.number({ description: 'Decay of both moving averages.', default: 0.95, minimum: 0, exclusiveMaximum: 1 }),
+    rho: beta('Decay of both moving averages.', 0.95),
     epsilon: epsilon(1e-6),
   },
   create: (p, c) => recipe(p.learningRate, c, [scaleByAdadelta(p.rho, p.epsilon)]),
@@ -98,22 +102,22 @@ const adadelta: OptimizerEntry<{ learningRate: LearningRateConfig; rho: number; 
 
 const adamParams = {
   learningRate: learningRateParam(0.001),
-  beta1: param.number({ description: 'Decay of the first-moment (mean) estimate.', default: 0.9, minimum: 0, exclusiveMaximum: 1 }),
-  beta2: param.number({ description: 'Decay of the second-moment (uncentered variance) estimate.', default: 0.999, minimum: 0, exclusiveMaximum: 1 }),
+  beta1: beta('Decay of the first-moment (mean) estimate.', 0.9),
+  beta2: beta('Decay of the second-moment (uncentered variance) estimate.', 0.999),
   epsilon: epsilon(1e-8),
 };
 
 const adam: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; beta2: number; epsilon: number }> = {
   name: 'adam',
-  description: 'Adam: bias-corrected moving averages of the gradient and its square.',
+  description: 'Adam (Kingma & Ba 2015): bias-corrected moving averages of the gradient and its square, w ← w − lr·m̂ / (sqrt(v̂) + ε).',
   params: adamParams,
   create: (p, c) => recipe(p.learningRate, c, [scaleByAdam(p.beta1, p.beta2, p.epsilon)]),
 };
 
 const adamw: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; beta2: number; epsilon: number; weightDecay: number }> = {
   name: 'adamw',
-  description: 'Adam with decoupled weight decay (the decay is not scaled by the adaptive denominators).',
-  params: { ...adamParams, weightDecay: param.number({ description: 'Decay rate applied to the weights each step.', default: 0.01, minimum: 0 }) },
+  description: 'AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, w ← w − lr·(m̂ / (sqrt(v̂) + ε) + λw).',
+  params: { ...adamParams, weightDecay: weightDecay(0.01) },
   create: (p, c) => recipe(p.learningRate, c, [scaleByAdam(p.beta1, p.beta2, p.epsilon), addDecayedWeights(p.weightDecay)]),
 };
 
@@ -123,60 +127,15 @@ export function createOptimizerRegistry(): OptimizerRegistry {
   return registry;
 }
 
-/**
- * Applies a chain of transforms to variables. Gradients are transformed in order and the last
- * transform's output is added to each variable.
- */
-export class Optimizer {
-  private initialized = false;
-
-  constructor(
-    readonly name: string,
-    private readonly transforms: GradientTransform[],
-    readonly learningRate: Schedule,
-  ) {}
-
-  /** Updates `variables` in place from `grads` (missing gradients leave a variable unchanged). */
-  apply(grads: ReadonlyMap<string, tf.Tensor>, variables: ReadonlyMap<string, tf.Variable>, step: number): void {
-    const present = new Map([...variables].filter(([name]) => grads.has(name)));
-    if (!this.initialized) {
-      for (const t of this.transforms) t.init(variables);
-      this.initialized = true;
-    }
-    tf.tidy(() => {
-      let current = new Map([...present.keys()].map((name) => [name, grads.get(name)!]));
-      for (const t of this.transforms) current = t.update(current, present, step);
-      for (const [name, update] of current) present.get(name)!.assign(tf.add(present.get(name)!, update));
-    });
-  }
-
-  /** Every slot by `<transform index>:<variable>/<slot>` (for checkpoints). */
-  slots(variables: ReadonlyMap<string, tf.Variable>): Map<string, tf.Variable> {
-    if (!this.initialized) {
-      for (const t of this.transforms) t.init(variables);
-      this.initialized = true;
-    }
-    const out = new Map<string, tf.Variable>();
-    this.transforms.forEach((t, i) => {
-      for (const [key, value] of t.slots()) out.set(`${i}:${key}`, value);
-    });
-    return out;
-  }
-
-  dispose(): void {
-    for (const t of this.transforms) t.dispose();
-  }
+/** Fills an optimizer config's defaults, the learning-rate schedule's included. */
+export function resolveOptimizerConfig(registry: OptimizerRegistry, config: OptimizerConfig, context: OptimizerContext): OptimizerConfig {
+  return fillEntry('optimizer', config, (kind, name) => (kind === 'optimizer' ? registry.get(name).params : context.schedules.get(name).params)) as OptimizerConfig;
 }
 
 /** Builds a named optimizer, with optional transforms (clipping) applied before it. */
-export function createOptimizer(
-  registry: OptimizerRegistry,
-  config: { type: string; [key: string]: unknown },
-  context: OptimizerContext,
-  before: GradientTransform[] = [],
-): Optimizer {
+export function createOptimizer(registry: OptimizerRegistry, config: OptimizerConfig, context: OptimizerContext, before: GradientTransform[] = []): Optimizer {
   const entry = registry.get(config.type);
-  const params = fillEntry('optimizer', config, (kind, name) => (kind === 'optimizer' ? registry.get(name).params : context.schedules.get(name).params));
-  const made = entry.create(params, context);
-  return new Optimizer(config.type, [...before, ...made.transforms], made.learningRate);
+  const resolved = resolveOptimizerConfig(registry, config, context);
+  const made = entry.create(resolved, context);
+  return new Optimizer(resolved, [...before, ...made.transforms], made.learningRate);
 }

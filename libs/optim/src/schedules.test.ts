@@ -120,6 +120,7 @@ describe('a learning rate', () => {
     const decaying = createOptimizer(createOptimizerRegistry(), { type: 'sgd', learningRate: { type: 'exponentialDecay', initial: 0.2, decayRate: 0.5, decaySteps: 1 } }, context);
     expect(decaying.learningRate(2)).toBeCloseTo(0.05, 10);
     const warm = createOptimizer(createOptimizerRegistry(), { type: 'adam', learningRate: { type: 'warmup', steps: 100, then: 0.001 } }, context);
+    expect(warm.config['learningRate']).toEqual({ type: 'warmup', steps: 100, from: 0, then: 0.001 });
     expect([warm.learningRate(0), warm.learningRate(99), warm.learningRate(1000)]).toEqual([0.00001, 0.001, 0.001].map((x) => expect.closeTo(x, 12)));
     for (const o of [decaying, warm]) o.dispose();
   });

@@ -2,49 +2,68 @@ import * as tf from '@tensorflow/tfjs';
 
 /**
  * Optimizers are chains of small gradient transforms (as in optax): each takes the gradients of
- * all variables and returns transformed ones, keeping its own per-variable state ("slots") in
- * tf.Variables so a checkpoint can save and restore it. The last transform of a chain turns the
- * gradients into the update added to the variables.
+ * the variables being updated and returns transformed ones, keeping its own per-variable state
+ * ("slots") in tf.Variables so a checkpoint can save and restore it. The last transform of a chain
+ * turns the gradients into the update added to the variables.
+ *
+ * A step may carry gradients for only some variables (alternating multi-task training updates the
+ * trunk and one head): a transform touches the slots of exactly the variables in `grads`, so the
+ * state of the others stays as it was.
  */
 export interface GradientTransform {
+  /** Names this transform's slots in checkpoints (`<variable>/<name>/<slot>`): unique in a chain. */
   readonly name: string;
   /** Creates the slots for these variables (idempotent). */
   init(variables: ReadonlyMap<string, tf.Variable>): void;
-  /** Transforms gradients; runs inside a tf.tidy owned by the caller. `step` is 0-based. */
+  /** Transforms gradients; runs inside a tf.tidy owned by the caller. `step` is the 0-based global step. */
   update(grads: Map<string, tf.Tensor>, variables: ReadonlyMap<string, tf.Variable>, step: number): Map<string, tf.Tensor>;
-  /** Slot values by `<variable>/<slot>` for checkpoints. */
-  slots(): Map<string, tf.Variable>;
+  /** Every slot created so far. */
+  slots(): SlotEntry[];
   dispose(): void;
 }
 
-/** Per-variable state slots, created lazily with the variable's shape. */
+/** One piece of per-variable optimizer state. */
+export interface SlotEntry {
+  variable: string;
+  slot: string;
+  value: tf.Variable;
+}
+
+/**
+ * The slot counting a variable's own updates. Bias corrections (Adam, Adamax) use it rather than
+ * the global step, so a variable updated on every other step is corrected for the updates it had.
+ */
+export const UPDATE_COUNT_SLOT = 'count';
+
+/** Per-variable state slots, created lazily: the update count as a scalar, the others with the variable's shape. */
 class Slots {
-  private readonly values = new Map<string, tf.Variable>();
+  private readonly values = new Map<string, SlotEntry>();
   constructor(
-    private readonly names: string[],
-    private readonly initial = 0,
+    private readonly names: readonly string[],
+    private readonly initial: number,
   ) {}
   init(variables: ReadonlyMap<string, tf.Variable>): void {
-    for (const [name, variable] of variables) {
+    for (const [variable, value] of variables) {
       for (const slot of this.names) {
-        const key = `${name}/${slot}`;
-        if (!this.values.has(key)) {
-          // tidy frees the filled tensor; the variable keeps its own reference to the data.
-          this.values.set(key, tf.tidy(() => tf.variable(tf.fill(variable.shape, this.initial), false)));
-        }
+        const key = `${variable}/${slot}`;
+        if (this.values.has(key)) continue;
+        const shape = slot === UPDATE_COUNT_SLOT ? [] : value.shape;
+        const start = slot === UPDATE_COUNT_SLOT ? 0 : this.initial;
+        // tidy frees the filled tensor; the variable keeps its own reference to the data.
+        this.values.set(key, { variable, slot, value: tf.tidy(() => tf.variable(tf.fill(shape, start), false)) });
       }
     }
   }
   get(variable: string, slot: string): tf.Variable {
-    const value = this.values.get(`${variable}/${slot}`);
-    if (value === undefined) throw new Error(`no slot '${slot}' for variable '${variable}'; init() was not called with it`);
-    return value;
+    const entry = this.values.get(`${variable}/${slot}`);
+    if (entry === undefined) throw new Error(`no slot '${slot}' for variable '${variable}'; init() was not called with it`);
+    return entry.value;
   }
-  all(): Map<string, tf.Variable> {
-    return this.values;
+  all(): SlotEntry[] {
+    return [...this.values.values()];
   }
   dispose(): void {
-    for (const v of this.values.values()) v.dispose();
+    for (const entry of this.values.values()) entry.value.dispose();
     this.values.clear();
   }
 }
@@ -54,26 +73,40 @@ function stateless(name: string, fn: (g: tf.Tensor, variable: tf.Variable, step:
     name,
     init: () => undefined,
     update: (grads, variables, step) => new Map([...grads].map(([n, g]) => [n, fn(g, variables.get(n)!, step)])),
-    slots: () => new Map(),
+    slots: () => [],
     dispose: () => undefined,
   };
 }
 
 function withSlots(
   name: string,
-  slotNames: string[],
-  fn: (g: tf.Tensor, slot: (s: string) => tf.Variable, step: number, variable: tf.Variable) => tf.Tensor,
+  slotNames: readonly string[],
+  fn: (g: tf.Tensor, slot: (s: string) => tf.Variable) => tf.Tensor,
   initial = 0,
 ): GradientTransform {
   const slots = new Slots(slotNames, initial);
   return {
     name,
     init: (variables) => slots.init(variables),
-    update: (grads, variables, step) =>
-      new Map([...grads].map(([n, g]) => [n, fn(g, (s) => slots.get(n, s), step, variables.get(n)!)])),
+    update: (grads) => new Map([...grads].map(([n, g]) => [n, fn(g, (s) => slots.get(n, s))])),
     slots: () => slots.all(),
     dispose: () => slots.dispose(),
   };
+}
+
+/** Increments a variable's update count and returns t, the 1-based number of this update. */
+function countUpdate(count: tf.Variable): tf.Scalar {
+  const t = tf.add(count, 1) as tf.Scalar;
+  count.assign(t);
+  return t;
+}
+
+/**
+ * 1 − β^t, the bias correction of a moving average started at zero. Computed on the device, from
+ * the count slot, so a step never waits to read a tensor back.
+ */
+function biasCorrection(beta: number, t: tf.Scalar): tf.Scalar {
+  return tf.sub(1, tf.pow(beta, t));
 }
 
 /** update = -learningRate(step) · g */
@@ -81,7 +114,7 @@ export function scaleByLearningRate(learningRate: (step: number) => number): Gra
   return stateless('scaleByLearningRate', (g, _v, step) => tf.mul(g, -learningRate(step)));
 }
 
-/** Heavy-ball momentum v ← βv + g; with nesterov the update looks ahead: g + βv. */
+/** Heavy-ball momentum v ← βv + g; with nesterov the update looks ahead: g + βv (Sutskever et al. 2013, as TensorFlow writes it). */
 export function trace(decay: number, nesterov: boolean): GradientTransform {
   return withSlots('trace', ['momentum'], (g, slot) => {
     const v = slot('momentum');
@@ -91,7 +124,7 @@ export function trace(decay: number, nesterov: boolean): GradientTransform {
   });
 }
 
-/** Adagrad: g / sqrt(Σg² + ε). */
+/** Adagrad (Duchi et al. 2011): g / (sqrt(Σg²) + ε), the sum started at `initialAccumulator`. */
 export function scaleByAdagrad(initialAccumulator: number, epsilon: number): GradientTransform {
   return withSlots(
     'scaleByAdagrad',
@@ -106,7 +139,7 @@ export function scaleByAdagrad(initialAccumulator: number, epsilon: number): Gra
   );
 }
 
-/** RMSprop: g / sqrt(E[g²] + ε), E[g²] a moving average with `decay`. */
+/** RMSprop (Hinton's lecture 6e, TensorFlow's form): g / sqrt(E[g²] + ε), E[g²] a moving average with `decay`. */
 export function scaleByRms(decay: number, epsilon: number): GradientTransform {
   return withSlots('scaleByRms', ['meanSquare'], (g, slot) => {
     const ms = slot('meanSquare');
@@ -116,7 +149,7 @@ export function scaleByRms(decay: number, epsilon: number): GradientTransform {
   });
 }
 
-/** Adadelta: update = sqrt(E[Δ²] + ε) / sqrt(E[g²] + ε) · g, both averages with `rho`. */
+/** Adadelta (Zeiler 2012): update = sqrt(E[Δ²] + ε) / sqrt(E[g²] + ε) · g, both averages with `rho`. */
 export function scaleByAdadelta(rho: number, epsilon: number): GradientTransform {
   return withSlots('scaleByAdadelta', ['accumulatedGrad', 'accumulatedUpdate'], (g, slot) => {
     const accGrad = slot('accumulatedGrad');
@@ -129,40 +162,44 @@ export function scaleByAdadelta(rho: number, epsilon: number): GradientTransform
   });
 }
 
-/** Adam's bias-corrected first and second moments: m̂ / (sqrt(v̂) + ε). */
+/** Adam (Kingma & Ba 2015, Algorithm 1): bias-corrected moments m̂ / (sqrt(v̂) + ε). */
 export function scaleByAdam(beta1: number, beta2: number, epsilon: number): GradientTransform {
-  return withSlots('scaleByAdam', ['m', 'v'], (g, slot, step) => {
+  return withSlots('scaleByAdam', ['m', 'v', UPDATE_COUNT_SLOT], (g, slot) => {
     const m = slot('m');
     const v = slot('v');
     const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
     const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
     m.assign(nextM);
     v.assign(nextV);
+    const t = countUpdate(slot(UPDATE_COUNT_SLOT));
     // The bias corrections are scalars: fold them into two multiplications instead of dividing
     // both moment tensors (m̂ = m / (1 - β1^t), sqrt(v̂) = sqrt(v) / sqrt(1 - β2^t)).
-    const t = step + 1;
-    const mScale = 1 / (1 - Math.pow(beta1, t));
-    const vScale = 1 / Math.sqrt(1 - Math.pow(beta2, t));
+    const mScale = tf.reciprocal(biasCorrection(beta1, t));
+    const vScale = tf.rsqrt(biasCorrection(beta2, t));
     return tf.div(tf.mul(nextM, mScale), tf.add(tf.mul(tf.sqrt(nextV), vScale), epsilon));
   });
 }
 
-/** Decoupled weight decay (AdamW): adds rate · w to the direction before the learning rate scales it. */
+/**
+ * Decoupled weight decay (AdamW): adds rate · w to the direction before the learning rate
+ * scales it, so the decay is not divided by adaptive denominators.
+ */
 export function addDecayedWeights(rate: number): GradientTransform {
   return stateless('addDecayedWeights', (g, variable) => (rate === 0 ? g : tf.add(g, tf.mul(variable, rate))));
 }
 
-/** Scales all gradients together so their global L2 norm is at most maxNorm. */
+/** Scales the gradients of a step together so their global L2 norm is at most maxNorm. */
 export function clipByGlobalNorm(maxNorm: number): GradientTransform {
   return {
     name: 'clipByGlobalNorm',
     init: () => undefined,
     update: (grads) => {
+      if (grads.size === 0) return grads;
       const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))));
       const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
       return new Map([...grads].map(([n, g]) => [n, tf.mul(g, scale)]));
     },
-    slots: () => new Map(),
+    slots: () => [],
     dispose: () => undefined,
   };
 }
