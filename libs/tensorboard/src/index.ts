@@ -7,10 +7,11 @@
  *   kill, one file per run segment, steps never going backwards.
  * - The `*Value` builders encode single summary values for `addSummary`, for callers that batch
  *   several kinds under one step.
+ * - {@link writeProjector}: embeddings, labels and sprite sheets for the projector.
  *
  * Which plugin reads what: scalars (`simple_value`), histograms and distributions (`histo`),
  * graphs (`Event.graph_def`), text (`text` plugin tensors), hparams (plugin metadata under the
- * `_hparams_/…` tags).
+ * `_hparams_/…` tags), projector (`projector_config.pbtxt`).
  */
 export { createEventWriter } from './event-writer';
 export type { EventWriter, EventWriterOptions } from './event-writer';
@@ -29,3 +30,6 @@ export {
   HPARAMS_SESSION_END_TAG,
 } from './hparams';
 export type { HParamInfo, MetricInfo, HParamsExperiment, HParamsSessionStart, HParamsSessionEnd, HParamValue, SessionStatus } from './hparams';
+export { writeProjector, spritePng, MAX_SPRITE_SIZE } from './projector';
+export type { ProjectorEmbedding, ProjectorImages, ProjectorFiles } from './projector';
+export { encodePng } from './png';
