@@ -13,6 +13,8 @@ export {
   scaleByRms,
   scaleByAdadelta,
   scaleByAdam,
+  scaleByAdamax,
+  scaleByLion,
   addDecayedWeights,
   UPDATE_COUNT_SLOT,
 } from './transforms';

@@ -6,7 +6,9 @@ import {
   scaleByAdadelta,
   scaleByAdagrad,
   scaleByAdam,
+  scaleByAdamax,
   scaleByLearningRate,
+  scaleByLion,
   scaleByRms,
   trace,
   type GradientTransform,
@@ -114,6 +116,18 @@ const adam: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; be
   create: (p, c) => recipe(p.learningRate, c, [scaleByAdam(p.beta1, p.beta2, p.epsilon)]),
 };
 
+const adamax: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; beta2: number; epsilon: number }> = {
+  name: 'adamax',
+  description: 'Adamax (Kingma & Ba 2015, section 7.1): Adam with the infinity norm, u ← max(β2·u, |g|), w ← w − lr/(1 − β1^t)·m / (u + ε).',
+  params: {
+    learningRate: learningRateParam(0.002),
+    beta1: beta('Decay of the first-moment (mean) estimate.', 0.9),
+    beta2: beta('Decay of the exponentially weighted infinity norm.', 0.999),
+    epsilon: epsilon(1e-8),
+  },
+  create: (p, c) => recipe(p.learningRate, c, [scaleByAdamax(p.beta1, p.beta2, p.epsilon)]),
+};
+
 const adamw: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; beta2: number; epsilon: number; weightDecay: number }> = {
   name: 'adamw',
   description: 'AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, w ← w − lr·(m̂ / (sqrt(v̂) + ε) + λw).',
@@ -121,9 +135,23 @@ const adamw: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; b
   create: (p, c) => recipe(p.learningRate, c, [scaleByAdam(p.beta1, p.beta2, p.epsilon), addDecayedWeights(p.weightDecay)]),
 };
 
+const lion: OptimizerEntry<{ learningRate: LearningRateConfig; beta1: number; beta2: number; weightDecay: number }> = {
+  name: 'lion',
+  description:
+    'Lion (Chen et al. 2023): w ← w − lr·(sign(β1·m + (1 − β1)·g) + λw), then m ← β2·m + (1 − β2)·g. ' +
+    'Every weight moves by ±lr, so it wants a learning rate 3–10× smaller than AdamW\'s.',
+  params: {
+    learningRate: learningRateParam(1e-4),
+    beta1: beta('Interpolation between momentum and gradient for the sign of the update.', 0.9),
+    beta2: beta('Decay of the momentum.', 0.99),
+    weightDecay: weightDecay(0),
+  },
+  create: (p, c) => recipe(p.learningRate, c, [scaleByLion(p.beta1, p.beta2), addDecayedWeights(p.weightDecay)]),
+};
+
 export function createOptimizerRegistry(): OptimizerRegistry {
   const registry: OptimizerRegistry = new Registry('optimizer', 'optimizers');
-  for (const entry of [sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamw]) registry.register(entry as OptimizerEntry<unknown>);
+  for (const entry of [sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw, lion]) registry.register(entry as OptimizerEntry<unknown>);
   return registry;
 }
 

@@ -181,7 +181,37 @@ export function scaleByAdam(beta1: number, beta2: number, epsilon: number): Grad
 }
 
 /**
- * Decoupled weight decay (AdamW): adds rate · w to the direction before the learning rate
+ * Adamax (Kingma & Ba 2015, section 7.1): Adam with the infinity norm, u ← max(β2·u, |g|),
+ * update m / ((1 − β1^t)·(u + ε)). The ε (not in the paper) keeps a weight whose gradients were all 0 finite.
+ */
+export function scaleByAdamax(beta1: number, beta2: number, epsilon: number): GradientTransform {
+  return withSlots('scaleByAdamax', ['m', 'u', UPDATE_COUNT_SLOT], (g, slot) => {
+    const m = slot('m');
+    const u = slot('u');
+    const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+    const nextU = tf.maximum(tf.mul(u, beta2), tf.abs(g));
+    m.assign(nextM);
+    u.assign(nextU);
+    const t = countUpdate(slot(UPDATE_COUNT_SLOT));
+    return tf.div(tf.div(nextM, tf.add(nextU, epsilon)), biasCorrection(beta1, t));
+  });
+}
+
+/**
+ * Lion (Chen et al. 2023, Algorithm 2): the sign of an interpolation of momentum and gradient,
+ * sign(β1·m + (1 − β1)·g); the momentum itself is then tracked with β2.
+ */
+export function scaleByLion(beta1: number, beta2: number): GradientTransform {
+  return withSlots('scaleByLion', ['m'], (g, slot) => {
+    const m = slot('m');
+    const direction = tf.sign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+    m.assign(tf.add(tf.mul(m, beta2), tf.mul(g, 1 - beta2)));
+    return direction;
+  });
+}
+
+/**
+ * Decoupled weight decay (AdamW, Lion): adds rate · w to the direction before the learning rate
  * scales it, so the decay is not divided by adaptive denominators.
  */
 export function addDecayedWeights(rate: number): GradientTransform {
