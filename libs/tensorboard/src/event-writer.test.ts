@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { RandomStream } from '@dlexp/core';
 import { createEventWriter, histogramValue, scalarValue, type EventWriterOptions } from './index';
 import { crc32cBitwise, maskForTest, readEventFile, readFraming, scalarSeries, type TestEvent, type TestHistogram } from './test-reader';
@@ -342,17 +342,24 @@ describe('after a crash', () => {
         'tick();',
       ].join('\n'),
     );
-    const tsx = resolve(__dirname, '../../../node_modules/.bin/tsx');
-    const proc = spawn(tsx, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Node itself with tsx's loader, not the tsx launcher: the signal must reach the writing process.
+    const proc = spawn(process.execPath, ['--import', 'tsx', child], { cwd: resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    onTestFinished(() => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    });
     await new Promise<void>((done, fail) => {
       proc.stdout.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('ready')) done();
       });
       proc.on('exit', (code) => fail(new Error(`the writer exited early with ${code}`)));
     });
+    const exited = new Promise<NodeJS.Signals | null>((r) => proc.on('exit', (_code, signal) => r(signal)));
     proc.kill('SIGKILL');
-    await new Promise((r) => proc.on('exit', r));
+    expect(await exited).toBe('SIGKILL');
     const [file] = readdirSync(logdir);
+    const sizeAtKill = statSync(join(logdir, file!)).size;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(statSync(join(logdir, file!)).size).toBe(sizeAtKill);
     const { events, trailing } = readEvents(join(logdir, file!));
     expect(events.length).toBeGreaterThan(200);
     expect(trailing).toBeLessThan(12 + 20_000);
