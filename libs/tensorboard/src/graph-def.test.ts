@@ -86,7 +86,12 @@ describe('GraphDef encoding', () => {
     expect(varintField(placeholder.get('dtype')!, 6)).toBe(1n);
     expect(readShape(messageField(placeholder.get('shape')!, 7)!)).toEqual({ dims: [-1, 784], unknownRank: false });
     expect(readShape(messageField(nodes[1]!.attr.get('shape')!, 7)!)).toEqual({ dims: [784, 128], unknownRank: false });
-    expect(readShape(messageField(nodes[3]!.attr.get('_output_shapes')!, 7)!)).toEqual({ dims: [], unknownRank: true });
+    // _output_shapes is list(shape), which TensorBoard's graph view expects even when given a bare shape.
+    const outputShapes = messageField(nodes[3]!.attr.get('_output_shapes')!, 1)!;
+    expect(messageFields(outputShapes, 7).map(readShape)).toEqual([{ dims: [], unknownRank: true }]);
+    // Already a list: written as it is.
+    const listed = readGraph(encodeGraphDef({ node: [{ name: 'a', op: 'A', attr: { _output_shapes: { list: { shape: [{ dim: [{ size: '-1' }, { size: 10 }] }] } } } }] }));
+    expect(messageFields(messageField(listed.nodes[0]!.attr.get('_output_shapes')!, 1)!, 7).map(readShape)).toEqual([{ dims: [-1, 10], unknownRank: false }]);
     // Every layer's nodes sit in its scope, which the Graphs tab draws as one box.
     const scopes = new Set(nodes.filter((n) => n.name.includes('/')).map((n) => n.name.split('/')[0]));
     expect([...scopes]).toEqual(['dense1', 'dense2']);

@@ -186,6 +186,19 @@ function writeAttrValue(writer: ProtoWriter, where: string, value: AttrValueJson
 }
 
 /**
+ * `_output_shapes` is a list(shape) in TensorFlow, and TensorBoard's graph view reads
+ * `value.list.shape` without checking for `list`: a bare shape there breaks the Graphs tab, so it
+ * is written as a list of that one shape.
+ */
+function normalizeAttr(key: string, value: AttrValueJson): AttrValueJson {
+  if (key === '_output_shapes' && value.shape !== undefined && value.list === undefined) {
+    const { shape, ...rest } = value;
+    return { ...rest, list: { shape: [shape] } };
+  }
+  return value;
+}
+
+/**
  * Encodes a GraphDef. Node names must be unique and non-empty (TensorBoard's graph view keys
  * nodes by name and builds the name-scope tree from the slashes in them); errors name the node
  * and attribute at fault.
@@ -209,7 +222,7 @@ export function encodeGraphDef(graph: GraphDefJson): Uint8Array {
       for (const key of Object.keys(node.attr ?? {}).sort()) {
         n.message(NODE_DEF_FIELD.attr, (entry) => {
           entry.string(MAP_ENTRY_FIELD.key, key);
-          entry.message(MAP_ENTRY_FIELD.value, (v) => writeAttrValue(v, `${where} attr '${key}'`, node.attr![key]!));
+          entry.message(MAP_ENTRY_FIELD.value, (v) => writeAttrValue(v, `${where} attr '${key}'`, normalizeAttr(key, node.attr![key]!)));
         });
       }
     });
