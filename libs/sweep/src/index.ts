@@ -4,5 +4,13 @@ export { parseParameterSpace, parametersByPath, drawUniform, gridSize, gridPoint
 export type { SweepProblem, Parameter, CategoricalParameter, RangeParameter, ParameterSpace, ParameterValues } from './parameters';
 export { createSamplerRegistry, createTpeSampler, observationWeights, goodCount, UnsupportedParameterError } from './samplers';
 export type { Sampler, SamplerContext, SamplerRegistry, Observation, TpeParams } from './samplers';
+export { createMedianPruner, createAshaPruner, createPruner, ashaRungs } from './pruners';
+export type { Pruner, PruneInput, PruneVerdict, EpochValue, ReferenceTrial } from './pruners';
+export { createSweepState, replaySweep, referenceLag, referenceCount, sweepFingerprint } from './sweep-state';
+export type { SweepState, SweepStateOptions, SweepStep, SweepSummary, ConfigurationSummary, MetricSummary, TrialDraft } from './sweep-state';
+export { trialId, meanAndStd } from './trials';
+export type { TrialSpec, TrialResult, TrialStatus, TrialRecord, RecordedTrial, TrialBudget } from './trials';
+export { driveSweep, createInProcessExecutor } from './executor';
+export type { Executor, TrialChannel, TrialOutcome, TrialInterrupted, TrialFunction, SweepEvent, DriveOptions } from './executor';
 export { applyParameters, canonicalJson, fingerprint, plainEqual, isPlainValue } from './plain';
 export type { PlainValue } from './plain';
