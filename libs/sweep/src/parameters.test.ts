@@ -134,7 +134,8 @@ describe('drawUniform', () => {
 
 describe('applyParameters', () => {
   it('sets values at dotted, indexed and bracketed paths on a copy', () => {
-    const base = { seed: 1, model: { layers: [{ type: 'dense' }, { type: 'dropout', rate: 0 }] }, expect: {} };
+    const layers: Record<string, string | number>[] = [{ type: 'dense' }, { type: 'dropout', rate: 0 }];
+    const base = { seed: 1, model: { layers }, expect: {} };
     const out = applyParameters(base, { 'model.layers.1.rate': 0.5, 'expect[test.accuracy].min': 0.9, 'train.optimizer.type': 'adam' });
     expect(out).toEqual({
       seed: 1,
@@ -142,7 +143,7 @@ describe('applyParameters', () => {
       expect: { 'test.accuracy': { min: 0.9 } },
       train: { optimizer: { type: 'adam' } },
     });
-    expect(base.model.layers[1]!.rate).toBe(0);
+    expect(base.model.layers[1]!['rate']).toBe(0);
   });
 
   it('names the path that runs through a value that is not an object or list', () => {
