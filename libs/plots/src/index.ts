@@ -34,4 +34,13 @@ export type { SurfaceGrid, ContourSegment } from './contours';
 // Rendering: SVG with vega's headless view, PNG with resvg.
 export { compileSpec, renderSvg, renderPng, svgToPng, scopeSvgIds, DEFAULT_FONT_DIRS } from './render';
 export type { RenderOptions, PngOptions } from './render';
+
+// Reading run and sweep folders.
+export { readRun, readSweep, readTrialRun, folderKind, readSummary, readMetricsRows, readResolvedConfig, readPredictions, RUN_FILES } from './run-files';
+export type { RunFolder, RunSummary, MetricsRow, PredictionsTable, ExpectationRecord, SweepFolder, SweepTrial, SweepRepeat, FolderKind } from './run-files';
+
+// Figures of a run or a sweep, and writing them to <dir>/plots/.
+export { runFigures, sweepFigures, runSeries, chooseStepAxis, regressionPoints, trialLabel, sweepMetric, sweepPoints, readTrialRuns, writeFigures, writeRunPlots, writeSweepPlots, writePlots } from './run-plots';
+export type { Figure, FigureOptions, FigureFormat, TrajectoryOptions, WritePlotsOptions, WrittenPlots, RunSeries } from './run-plots';
+
 export { formatNumber } from './format';

@@ -17,7 +17,7 @@ export const CHART_CONFIG: Config = {
   background: 'white',
   view: { stroke: '#dddddd' },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eeeeee', labelLimit: 180 },
-  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 380 },
   header: { labelFontSize: 12, titleFontSize: 12 },
   title: { fontSize: 14, subtitleFontSize: 11, subtitleColor: '#555555', anchor: 'start', offset: 8 },
 };
