@@ -86,13 +86,6 @@ export function truncatedNormalLogPdf(x: number, mu: number, sigma: number, low:
   return -0.5 * z * z - LOG_SQRT_2PI - Math.log(sigma) - logNormalMass((low - mu) / sigma, (high - mu) / sigma);
 }
 
-/** log of the mass a normal(mu, sigma) truncated to [low, high] puts on [left, right]. */
-export function truncatedNormalLogMass(left: number, right: number, mu: number, sigma: number, low: number, high: number): number {
-  const from = Math.max(left, low);
-  const to = Math.min(right, high);
-  return logNormalMass((from - mu) / sigma, (to - mu) / sigma) - logNormalMass((low - mu) / sigma, (high - mu) / sigma);
-}
-
 /**
  * The point of a normal(mu, sigma) truncated to [low, high] below which a fraction `u` of its mass
  * lies. Found by bisection on the standardized interval: one uniform number per draw, so the number

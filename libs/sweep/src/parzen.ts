@@ -1,5 +1,7 @@
 import type { RandomStream } from '@dlexp/core';
-import { logSumExp, truncatedNormalLogMass, truncatedNormalLogPdf, truncatedNormalQuantile } from './normal';
+import { logNormalMass, logSumExp, truncatedNormalQuantile } from './normal';
+
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
 import type { CategoricalParameter, RangeParameter } from './parameters';
 
 /**
@@ -58,6 +60,9 @@ export function createNumericParzen(parameter: RangeParameter, observations: rea
   sigmas.push(range);
   const kernelWeights = normalize(observations.length === 0 ? [1] : [...weights, options.priorWeight]);
 
+  // Each kernel's weight over the mass its normal puts inside the range: computed once, used per density.
+  const logWeightOverMass = kernelWeights.map((w, k) => Math.log(w) - logNormalMass((low - mus[k]!) / sigmas[k]!, (high - mus[k]!) / sigmas[k]!));
+
   const toExternal = (x: number): number => {
     const value = log ? Math.exp(x) : x;
     return integer ? Math.min(parameter.max, Math.max(parameter.min, Math.round(value))) : Math.min(parameter.max, Math.max(parameter.min, value));
@@ -69,13 +74,17 @@ export function createNumericParzen(parameter: RangeParameter, observations: rea
       return toExternal(truncatedNormalQuantile(stream.uniform(), mus[k]!, sigmas[k]!, low, high));
     },
     logDensity(value) {
-      const terms = kernelWeights.map((w, k) => {
+      if (!(value >= parameter.min && value <= parameter.max)) return -Infinity;
+      const terms = kernelWeights.map((_, k) => {
         const mu = mus[k]!;
         const sigma = sigmas[k]!;
-        const kernel = integer
-          ? truncatedNormalLogMass(toInternal(value - 0.5), toInternal(value + 0.5), mu, sigma, low, high)
-          : truncatedNormalLogPdf(toInternal(value), mu, sigma, low, high);
-        return Math.log(w) + kernel;
+        if (!integer) {
+          const z = (toInternal(value) - mu) / sigma;
+          return logWeightOverMass[k]! - 0.5 * z * z - LOG_SQRT_2PI - Math.log(sigma);
+        }
+        const left = Math.max(low, toInternal(value - 0.5));
+        const right = Math.min(high, toInternal(value + 0.5));
+        return logWeightOverMass[k]! + logNormalMass((left - mu) / sigma, (right - mu) / sigma);
       });
       return logSumExp(terms);
     },
