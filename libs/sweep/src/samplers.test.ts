@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RandomStream } from '@dlexp/core';
+import { ConfigError, RandomStream } from '@dlexp/core';
 import { createSamplerRegistry, createSweepState, createTpeSampler, goodCount, observationWeights, parseSweepConfig, type Observation, type ParameterValues, type SweepConfig } from './index';
 import { createCategoricalParzen, createNumericParzen } from './parzen';
 import { logNormalMass, truncatedNormalLogPdf, truncatedNormalQuantile } from './normal';
@@ -98,6 +98,10 @@ describe('grid', () => {
     expect(problems).toEqual([
       { path: ['sweep', 'parameters', 'lr'], severity: 'error', message: 'grid tries listed values only: give values: [...], or sample the range with method random or tpe' },
     ]);
+    // A caller that skips the check gets a config error from the state.
+    const tpe = resolve({ method: 'tpe', maxTrials: 3 });
+    expect(() => createSweepState({ ...tpe, method: 'grid' })).toThrow(ConfigError);
+    expect(() => createSweepState({ ...tpe, method: 'grid' })).toThrow(/^sweep\.parameters\.x: grid tries listed values only/);
   });
 });
 

@@ -1,4 +1,4 @@
-import { param, RandomStream, Registry, type RegistryEntry } from '@dlexp/core';
+import { ConfigError, param, RandomStream, Registry, type RegistryEntry } from '@dlexp/core';
 import type { Goal } from './config';
 import { categoryIndex, drawUniform, gridPoint, gridSize, type Parameter, type ParameterSpace, type ParameterValues } from './parameters';
 import { createCategoricalParzen, createNumericParzen, type Parzen } from './parzen';
@@ -39,10 +39,10 @@ export interface SamplerContext {
 
 export type SamplerRegistry = Registry<SamplerContext, Sampler>;
 
-/** A method cannot handle some parameters of a space (grid and ranges). */
-export class UnsupportedParameterError extends Error {
+/** A method cannot handle some parameters of a space (grid and ranges): a config error. */
+export class UnsupportedParameterError extends ConfigError {
   constructor(readonly parameters: { name: string; message: string }[]) {
-    super(parameters.map((p) => `${p.name}: ${p.message}`).join('\n'));
+    super(parameters.map((p) => `sweep.parameters.${p.name}: ${p.message}`).join('\n'));
     this.name = 'UnsupportedParameterError';
   }
 }
