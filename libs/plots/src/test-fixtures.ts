@@ -60,7 +60,8 @@ export function defaultConfig(name: string, learningRate = 0.1, seed = 1): Recor
 
 export function writeRunFixture(dir: string, fixture: RunFixture = {}): string {
   mkdirSync(dir, { recursive: true });
-  const name = fixture.name ?? 'fixture-classifier';
+  const configName = typeof fixture.config?.['name'] === 'string' ? fixture.config['name'] : undefined;
+  const name = fixture.name ?? configName ?? 'fixture-classifier';
   const config = fixture.config ?? defaultConfig(name, 0.1, fixture.seed ?? 1);
   writeFileSync(join(dir, 'config.resolved.yaml'), `# ${name}: resolved from experiments/${name}.yaml\n# config hash 0123abcd\n${stringify(config)}`);
   const rows = fixture.rows ?? classifierRows();
