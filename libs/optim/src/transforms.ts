@@ -172,11 +172,11 @@ export function scaleByAdam(beta1: number, beta2: number, epsilon: number): Grad
     m.assign(nextM);
     v.assign(nextV);
     const t = countUpdate(slot(UPDATE_COUNT_SLOT));
-    // The bias corrections are scalars: fold them into two multiplications instead of dividing
-    // both moment tensors (m̂ = m / (1 - β1^t), sqrt(v̂) = sqrt(v) / sqrt(1 - β2^t)).
-    const mScale = tf.reciprocal(biasCorrection(beta1, t));
-    const vScale = tf.rsqrt(biasCorrection(beta2, t));
-    return tf.div(tf.mul(nextM, mScale), tf.add(tf.mul(tf.sqrt(nextV), vScale), epsilon));
+    // m̂ / (sqrt(v̂) + ε) with m̂ = m / c1 and v̂ = v / c2 equals m · (sqrt(c2) / c1) / (sqrt(v) + ε · sqrt(c2)):
+    // the bias corrections stay in scalars, and the moment tensors see one multiplication, not three.
+    const sqrtC2 = tf.sqrt(biasCorrection(beta2, t));
+    const mScale = tf.div(sqrtC2, biasCorrection(beta1, t));
+    return tf.div(tf.mul(nextM, mScale), tf.add(tf.sqrt(nextV), tf.mul(sqrtC2, epsilon)));
   });
 }
 
