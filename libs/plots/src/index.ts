@@ -43,9 +43,11 @@ export type { RunFolder, RunSummary, MetricsRow, PredictionsTable, ExpectationRe
 export { runFigures, sweepFigures, runSeries, chooseStepAxis, regressionPoints, trialLabel, sweepMetric, sweepPoints, readTrialRuns, writeFigures, writeRunPlots, writeSweepPlots, writePlots } from './run-plots';
 export type { Figure, FigureOptions, FigureFormat, TrajectoryOptions, WritePlotsOptions, WrittenPlots, RunSeries } from './run-plots';
 
-// Comparing runs, listing and pruning a log folder.
+// Comparing runs, listing and pruning a log folder, the HTML report.
 export { compareRuns, writeComparisonChart, flattenConfig, differingKeys, orderMetrics, uniqueLabels } from './compare';
 export type { Comparison, ComparedRun, ComparisonJson, CompareOptions, TextTable } from './compare';
 export { listRuns, runsTable, pruneRuns, removeRun, insideLogdir, keyMetricsOf } from './runs';
 export type { ListedRun, ListedKind, ListOptions, PruneOptions, PruneResult } from './runs';
+export { renderReport, writeReport, escapeHtml } from './report';
+export type { ReportOptions } from './report';
 export { formatNumber } from './format';

@@ -209,7 +209,8 @@ function seriesOverTime(options: {
     layer: [
       { mark: { type: 'line', clip: true, strokeWidth: 1.8 }, encoding: { x, y, color, tooltip } },
       ...(dotted.length > 0
-        ? [{ transform: [{ filter: { field: 'series', oneOf: dotted } }], mark: { type: 'point' as const, filled: true, size: 36, clip: true }, encoding: { x, y, color, tooltip } }]
+        ? // Not clipped: the x domain ends at the first and last dot, which clipping would halve.
+          [{ transform: [{ filter: { field: 'series', oneOf: dotted } }], mark: { type: 'point' as const, filled: true, size: 36 }, encoding: { x, y, color, tooltip } }]
         : []),
     ],
   };
