@@ -1,0 +1,97 @@
+// The addon's entry point: what it was built with, the thread count, the kernels, and releasing
+// the memory it keeps between calls.
+#include <dnnl.h>
+#include <napi.h>
+#include <omp.h>
+
+#include <string>
+
+#include "common.h"
+#include "conv.h"
+#include "matmul.h"
+#include "pool.h"
+
+namespace dlexp {
+namespace {
+
+std::string isaName(dnnl_cpu_isa_t isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_sse41:
+      return "sse41";
+    case dnnl_cpu_isa_avx:
+      return "avx";
+    case dnnl_cpu_isa_avx2:
+      return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+      return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core:
+      return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "other (" + std::to_string(static_cast<int>(isa)) + ")";
+  }
+}
+
+Napi::Value info(const Napi::CallbackInfo& call) {
+  const Napi::Env env = call.Env();
+  Napi::Object out = Napi::Object::New(env);
+  const dnnl_version_t* v = dnnl_version();
+  out.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  out.Set("isa", isaName(dnnl_get_effective_cpu_isa()));
+  out.Set("openmp", std::to_string(_OPENMP));
+  out.Set("processors", omp_get_num_procs());
+  out.Set("threads", threadCount());
+  return out;
+}
+
+Napi::Value setThreads(const Napi::CallbackInfo& call) {
+  const Napi::Env env = call.Env();
+  if (call.Length() < 1 || !call[0].IsNumber()) fail(env, "setThreads needs a number");
+  const int threads = call[0].As<Napi::Number>().Int32Value();
+  if (threads < 1 || threads > 1024) fail(env, "setThreads: the thread count must be 1 to 1024, got " + std::to_string(threads));
+  setThreadCount(threads);
+  return env.Undefined();
+}
+
+Napi::Value memoryStats(const Napi::CallbackInfo& call) {
+  const Napi::Env env = call.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("workspaceBytes", static_cast<double>(workspace().reservedBytes()));
+  out.Set("convolutionPlans", static_cast<double>(convPlanCount()));
+  return out;
+}
+
+Napi::Value release(const Napi::CallbackInfo& call) {
+  releaseConvPlans();
+  workspace().release();
+  return call.Env().Undefined();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  setThreadCount(1);
+  exports.Set("info", Napi::Function::New(env, info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, setThreads, "setThreads"));
+  exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
+  exports.Set("release", Napi::Function::New(env, release, "release"));
+  exports.Set("conv2d", Napi::Function::New(env, conv2d, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, conv2dBackpropInput, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, conv2dBackpropFilter, "conv2dBackpropFilter"));
+  exports.Set("matMul", Napi::Function::New(env, matMul, "matMul"));
+  exports.Set("maxPool", Napi::Function::New(env, maxPool, "maxPool"));
+  exports.Set("avgPool", Napi::Function::New(env, avgPool, "avgPool"));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, maxPoolGrad, "maxPoolGrad"));
+  exports.Set("avgPoolGrad", Napi::Function::New(env, avgPoolGrad, "avgPoolGrad"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace dlexp
+
+static Napi::Object initAddon(Napi::Env env, Napi::Object exports) { return dlexp::init(env, exports); }
+
+NODE_API_MODULE(dlexp_native, initAddon)

@@ -1,0 +1,18 @@
+/** Every kernel the addon provides, in one list (the model: tfjs-backend-wasm's register_all_kernels). */
+import { conv2D, conv2DBackpropFilter, conv2DBackpropInput, fusedConv2D } from './conv2d';
+import type { NativeKernel } from './kernel-context';
+import { batchMatMul, fusedMatMul } from './mat-mul';
+import { avgPool, avgPoolGrad, maxPool, maxPoolGrad } from './pool';
+
+export const NATIVE_KERNEL_LIST: readonly NativeKernel[] = [
+  conv2D,
+  fusedConv2D,
+  conv2DBackpropInput,
+  conv2DBackpropFilter,
+  batchMatMul,
+  fusedMatMul,
+  maxPool,
+  maxPoolGrad,
+  avgPool,
+  avgPoolGrad,
+];
