@@ -5,7 +5,7 @@ import { Resvg } from '@resvg/resvg-js';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderReport, writeReport } from './report';
-import { gridSweepFixture, regressionPredictions, temporaryFolder, writeRunFixture } from './test-fixtures';
+import { gridSweepFixture, regressionPredictions, repeatedSweepFixture, temporaryFolder, writeRunFixture } from './test-fixtures';
 
 const CHROMIUM = process.env['DLEXP_CHROMIUM'] ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -80,6 +80,15 @@ describe('HTML report', () => {
     expect(html).toMatch(/<tr class="best"><td>trial-004 ★<\/td>/);
     expect(html.match(/<figure id="figure-/g)).toHaveLength(5);
     expect(html).toContain('grid search · 4 trials · maximize test.accuracy · best trial-004 (test.accuracy = 0.9)');
+  });
+
+  it('shows a sweep\'s configurations with mean ± std over repeats, the seeds, and every trial of the best one', async () => {
+    const html = await renderReport(repeatedSweepFixture(join(temporaryFolder('report-repeated'), 'sweep')), { now });
+    expect(html).toContain('<h2>Configurations</h2>');
+    expect(html).toContain('<th>configuration</th><th>rate</th><th>status</th><th>trials</th><th>validation.accuracy mean</th><th>std</th><th>repeats</th>');
+    expect(html).toMatch(/<tr class="best"><td>2<\/td><td>0.1<\/td><td>completed<\/td><td>trial-003, trial-004<\/td><td class="number">0.81<\/td>/);
+    expect(html).toContain('<th>trial</th><th>rate</th><th>seed</th><th>status</th>');
+    expect(html.match(/<tr class="best"><td>trial-00[34] ★<\/td>/g)).toHaveLength(2);
   });
 
   it('refuses a folder that is neither a run nor a sweep', async () => {

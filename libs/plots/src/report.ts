@@ -162,27 +162,53 @@ async function sweepReport(sweep: SweepFolder, options: ReportOptions): Promise<
   const parameters = sweep.parameterNames;
   const metricKeys = orderMetrics(sweep.trials.flatMap((t) => Object.keys(t.metrics)));
   const ordered = metric !== undefined ? [metric, ...metricKeys.filter((m) => m !== metric)] : metricKeys;
-  const best = sweep.trials.find((t) => t.id === sweep.bestId);
+  const bestTrial = sweep.trials.find((t) => t.id === sweep.bestId);
   const facts = [
     sweep.method !== undefined ? `${sweep.method} search` : undefined,
     `${sweep.trials.length} trial${sweep.trials.length === 1 ? '' : 's'}`,
     metric !== undefined ? `${sweep.goal ?? 'maximize'} ${metric}` : undefined,
-    best !== undefined && metric !== undefined ? `best ${best.id} (${metric} = ${formatNumber(best.metrics[metric])})` : undefined,
+    bestTrial !== undefined && metric !== undefined ? `best ${bestTrial.id} (${metric} = ${formatNumber(bestTrial.metrics[metric])})` : undefined,
   ].filter((f): f is string => f !== undefined);
+  const best = new Set(sweep.bestIds);
+  // A seed column when the trials ran with different seeds (repeats of each configuration).
+  const seeds = new Set(sweep.trials.map((t) => t.seed));
+  const showSeed = seeds.size > 1;
   const trialRows = sweep.trials.map((trial) => ({
     cells: [
-      { text: trial.id === sweep.bestId ? `${trial.id} ★` : trial.id },
+      { text: best.has(trial.id) ? `${trial.id} ★` : trial.id },
       ...parameters.map((p) => ({ text: formatValue(trial.parameters[p]) })),
+      ...(showSeed ? [{ text: formatValue(trial.seed), number: true }] : []),
       { text: trial.status === 'completed' && trial.expectationsMet === false ? 'expectations not met' : trial.status },
       ...ordered.map((m) => ({ text: formatNumber(trial.metrics[m]), number: true })),
     ],
-    ...(trial.id === sweep.bestId ? { className: 'best' } : {}),
+    ...(best.has(trial.id) ? { className: 'best' } : {}),
   }));
+  const withMetric = sweep.configurations.filter((c) => c.metric !== undefined);
+  const configurationsTable =
+    withMetric.length > 0 && metric !== undefined
+      ? `<h2>Configurations</h2>\n<p class="meta">${escapeHtml(metric)} over each configuration's completed repeats</p>\n` +
+        table(
+          ['configuration', ...parameters, 'status', 'trials', `${metric} mean`, 'std', 'repeats'],
+          sweep.configurations.map((c) => ({
+            cells: [
+              { text: String(c.configuration + 1) },
+              ...parameters.map((p) => ({ text: formatValue(c.values[p]) })),
+              { text: c.status },
+              { text: c.trialIds.join(', ') },
+              { text: formatNumber(c.metric?.mean), number: true },
+              { text: formatNumber(c.metric?.std), number: true },
+              { text: c.metric === undefined ? '—' : String(c.metric.count), number: true },
+            ],
+            ...(c.trialIds.some((id) => best.has(id)) ? { className: 'best' } : {}),
+          })),
+        )
+      : '';
   const sections = [
     `<header>\n<h1>${escapeHtml(sweep.name === '' ? 'sweep' : sweep.name)} ${statusBadge(sweep.status)}</h1>`,
     `<p class="meta">${escapeHtml(facts.join(' · '))}</p>`,
     `<p class="meta">${escapeHtml(sweep.dir)}</p>\n</header>`,
-    `<h2>Trials</h2>\n${table(['trial', ...parameters, 'status', ...ordered], trialRows)}`,
+    configurationsTable,
+    `<h2>Trials</h2>\n${table(['trial', ...parameters, ...(showSeed ? ['seed'] : []), 'status', ...ordered], trialRows)}`,
     await figuresSection(
       sweepFigures(sweep, runs, options),
       options,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DataError } from '@dlexp/core';
 import { describe, expect, it } from 'vitest';
 import { folderKind, readMetricsRows, readPredictions, readResolvedConfig, readRun, readSummary, readSweep } from './run-files';
-import { gridSweepFixture, regressionPredictions, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
+import { gridSweepFixture, regressionPredictions, repeatedSweepFixture, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
 
 function write(name: string, content: string): string {
   const file = join(temporaryFolder('files'), name);
@@ -104,6 +104,20 @@ describe('sweep folders', () => {
     expect(sweep.goal).toBe('minimize');
     expect(sweep.trials.map((t) => [t.id, t.status])).toEqual([['t1', 'completed'], ['t2', 'pruned'], ['trial-003', 'failed']]);
     expect(sweep.trials[0]!.repeats).toEqual([{ seed: 1, metrics: { 'test.loss': 0.19 } }, { seed: 2, metrics: { 'test.loss': 0.21 }, runDirectory: join(dir, 'trials', 't1', 's2') }]);
+  });
+
+  it('reads the sweep library\'s richer summary: values by name, repeats as trials, configurations, a best configuration', () => {
+    const sweep = readSweep(repeatedSweepFixture(join(temporaryFolder('sweep-repeated'), 'sweep')));
+    expect(sweep.parameterNames).toEqual(['rate']);
+    expect(sweep.trials.map((t) => [t.id, t.parameters, t.seed, t.repeat, t.configuration])).toEqual([
+      ['trial-001', { rate: 0.01 }, 1, 0, 0],
+      ['trial-002', { rate: 0.01 }, 2, 1, 0],
+      ['trial-003', { rate: 0.1 }, 1, 0, 1],
+      ['trial-004', { rate: 0.1 }, 2, 1, 1],
+    ]);
+    expect(sweep.bestIds).toEqual(['trial-003', 'trial-004']);
+    expect(sweep.bestId).toBe('trial-003');
+    expect(sweep.configurations[1]).toEqual({ configuration: 1, values: { rate: 0.1 }, trialIds: ['trial-003', 'trial-004'], status: 'completed', metric: { mean: 0.81, std: 0.01, count: 2 } });
   });
 
   it('reads a sweep still running from its trial folders', () => {

@@ -79,8 +79,22 @@ export interface SweepTrial {
   expectationsMet?: boolean;
   /** Absolute path of the trial's run folder. */
   runDirectory: string;
-  /** Repeated runs of the same parameters with other seeds, when the sweep made them. */
+  /** Repeated runs of the same parameters with other seeds, when the sweep recorded them inside the trial. */
   repeats: SweepRepeat[];
+  /** When each repeat is a trial of its own: the trial's seed, repeat number and configuration index. */
+  seed?: number;
+  repeat?: number;
+  configuration?: number;
+}
+
+/** A configuration (one set of values) of a sweep that runs each configuration several times. */
+export interface SweepConfiguration {
+  configuration: number;
+  values: Record<string, unknown>;
+  trialIds: string[];
+  status: string;
+  /** The sweep metric over the completed repeats. */
+  metric?: { mean: number; std: number; count: number };
 }
 
 export interface SweepFolder {
@@ -92,7 +106,12 @@ export interface SweepFolder {
   goal?: 'maximize' | 'minimize';
   parameterNames: string[];
   trials: SweepTrial[];
+  /** The best trial: `best.id`, or the first trial of the best configuration. */
   bestId?: string;
+  /** Every trial of the best configuration (just bestId without repeats). */
+  bestIds: string[];
+  /** Per configuration, with the metric's mean ± std, when the summary has them. */
+  configurations: SweepConfiguration[];
   /** summary.json as read; absent for a sweep still running (then read from its trials' folders). */
   raw?: Record<string, unknown>;
 }
@@ -340,8 +359,10 @@ function readRepeats(value: unknown, sweepDir: string): SweepRepeat[] {
  * A sweep folder. What is read from summary.json (apps/runner/src/sweep/run-sweep.ts today):
  * `name`, `status`, `sweep: {method, metric, goal, parameters: {<name>: {values, paths?}}}`,
  * `trials: [{id, parameters, status, metrics, expectationsMet, runDirectory}]` and `best: {id}`.
- * Also accepted: a trial's `values` in place of `parameters`, statuses such as `pruned`, and
- * `repeats: [{seed, status, metrics, runDirectory}]`. Without summary.json (a sweep still running),
+ * Also accepted, for the sweep library's richer summaries: a trial's `values` (preferred over
+ * `parameters`), `seed`, `repeat` and `configuration`; statuses such as `pruned` and `pending`;
+ * `repeats: [{seed, status, metrics, runDirectory}]` inside a trial; `configurations: [{values,
+ * trialIds, status, metric: {mean, std, count}}]`; and `best: {trialIds}` (a best configuration). Without summary.json (a sweep still running),
  * the trials are read from `trials/<id>/` (summary.json, and invocation.json's `trial` values).
  */
 export function readSweep(dir: string): SweepFolder {
@@ -360,7 +381,9 @@ export function readSweep(dir: string): SweepFolder {
   for (const [index, entry] of entries.entries()) {
     if (!isRecord(entry)) throw new DataError(`${summaryFile}: trials[${index}] is not an object`);
     const id = typeof entry['id'] === 'string' ? entry['id'] : `trial-${String(index + 1).padStart(3, '0')}`;
-    const parameters = isRecord(entry['parameters']) ? entry['parameters'] : isRecord(entry['values']) ? entry['values'] : {};
+    // `values` (by parameter name) when the trial has them; `parameters` holds the same by name in
+    // today's summaries, and by config path in the sweep library's trial specs.
+    const parameters = isRecord(entry['values']) ? entry['values'] : isRecord(entry['parameters']) ? entry['parameters'] : {};
     const runDirectory = typeof entry['runDirectory'] === 'string' ? entry['runDirectory'] : join('trials', id);
     const trial: SweepTrial = {
       id,
@@ -371,6 +394,7 @@ export function readSweep(dir: string): SweepFolder {
       repeats: readRepeats(entry['repeats'], absolute),
     };
     if (typeof entry['expectationsMet'] === 'boolean') trial.expectationsMet = entry['expectationsMet'];
+    for (const key of ['seed', 'repeat', 'configuration'] as const) if (typeof entry[key] === 'number') trial[key] = entry[key];
     trials.push(trial);
   }
   const declared = isRecord(sweep['parameters']) ? Object.keys(sweep['parameters']) : [];
@@ -380,13 +404,35 @@ export function readSweep(dir: string): SweepFolder {
     status: typeof raw['status'] === 'string' ? raw['status'] : 'unknown',
     parameterNames: declared.length > 0 ? declared : [...new Set(trials.flatMap((t) => Object.keys(t.parameters)))],
     trials,
+    bestIds: [],
+    configurations: readConfigurations(raw['configurations']),
     raw,
   };
   if (typeof sweep['method'] === 'string') folder.method = sweep['method'];
   if (typeof sweep['metric'] === 'string') folder.metric = sweep['metric'];
   if (sweep['goal'] === 'maximize' || sweep['goal'] === 'minimize') folder.goal = sweep['goal'];
-  if (isRecord(raw['best']) && typeof raw['best']['id'] === 'string') folder.bestId = raw['best']['id'];
+  const best = isRecord(raw['best']) ? raw['best'] : undefined;
+  const bestTrialIds = Array.isArray(best?.['trialIds']) ? best['trialIds'].filter((id): id is string => typeof id === 'string') : [];
+  folder.bestIds = typeof best?.['id'] === 'string' ? [best['id']] : bestTrialIds;
+  if (folder.bestIds[0] !== undefined) folder.bestId = folder.bestIds[0];
   return folder;
+}
+
+function readConfigurations(value: unknown): SweepConfiguration[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isRecord).map((entry, index) => {
+    const configuration: SweepConfiguration = {
+      configuration: typeof entry['configuration'] === 'number' ? entry['configuration'] : index,
+      values: isRecord(entry['values']) ? entry['values'] : {},
+      trialIds: Array.isArray(entry['trialIds']) ? entry['trialIds'].filter((id): id is string => typeof id === 'string') : [],
+      status: typeof entry['status'] === 'string' ? entry['status'] : 'unknown',
+    };
+    const metric = entry['metric'];
+    if (isRecord(metric) && typeof metric['mean'] === 'number' && typeof metric['std'] === 'number' && typeof metric['count'] === 'number') {
+      configuration.metric = { mean: metric['mean'], std: metric['std'], count: metric['count'] };
+    }
+    return configuration;
+  });
 }
 
 function sweepFromTrialFolders(dir: string, folders: string[]): SweepFolder {
@@ -419,6 +465,8 @@ function sweepFromTrialFolders(dir: string, folders: string[]): SweepFolder {
     status: 'incomplete',
     parameterNames: [...new Set(trials.flatMap((t) => Object.keys(t.parameters)))],
     trials,
+    bestIds: [],
+    configurations: [],
   };
 }
 

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleSurface } from './contours';
 import { readRun, readSweep } from './run-files';
-import { chooseStepAxis, regressionPoints, runFigures, runSeries, sweepFigures, sweepPoints, trialLabel, writePlots, writeRunPlots, writeSweepPlots } from './run-plots';
-import { gridSweepFixture, markGroups, regressionPredictions, svgTexts, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
+import { renderSvg } from './render';
+import { chooseStepAxis, readTrialRuns, regressionPoints, runFigures, runSeries, sweepFigures, sweepPoints, trialLabel, writePlots, writeRunPlots, writeSweepPlots } from './run-plots';
+import { gridSweepFixture, markGroups, regressionPredictions, repeatedSweepFixture, svgTexts, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
 
 const PNG_SIGNATURE = '89504e470d0a1a0a';
 
@@ -110,6 +111,16 @@ describe('sweep plots', () => {
     // The trial that never started has no curve; the pruned one still shows what it logged.
     const figures = sweepFigures(sweep, new Map([['t1', readRun(join(dir, 'trials', 't1'))]]));
     expect(figures.map((f) => f.name)).toContain('trials-test.accuracy');
+  });
+
+  it('draws mean ± std where a sweep repeated each configuration with other seeds', async () => {
+    const sweep = readSweep(repeatedSweepFixture(join(temporaryFolder('sweep-repeated-plots'), 'sweep')));
+    const { runs } = readTrialRuns(sweep);
+    const figure = sweepFigures(sweep, runs).find((f) => f.name === 'sweep-validation.accuracy')!;
+    const svg = await renderSvg(figure.spec);
+    // The error bars are rules; without repeats the chart has none (see specs.test.ts).
+    expect(markGroups(svg, 'rule')).toBeGreaterThan(0);
+    expect(svgTexts(svg)).toEqual(expect.arrayContaining(['rate', 'validation.accuracy']));
   });
 
   it('writes a sweep\'s trials\' paths over a surface into one figure', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@dlexp/core';
 import { describe, expect, it } from 'vitest';
 import { keyMetricsOf, listRuns, pruneRuns, removeRun, runsTable } from './runs';
-import { gridSweepFixture, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
+import { gridSweepFixture, repeatedSweepFixture, temporaryFolder, writeRunFixture, writeSweepFixture } from './test-fixtures';
 
 /** A log folder as `runs/` looks after some work: runs at different depths, a sweep, a run in progress. */
 function logFolder(): string {
@@ -47,6 +47,12 @@ describe('listRuns', () => {
     const table = runsTable(listRuns(logFolder(), { trials: false }));
     expect(table.head).toEqual(['name', 'kind', 'status', 'started', 'seed', 'backend', 'best test.accuracy', 'test.accuracy', 'test.loss', 'train.loss', 'b', 'k', 'folder']);
     expect(table.rows[0]!.slice(0, 4)).toEqual(['fixture-sweep', 'sweep', 'completed', '2026-11-25 10:00:00Z']);
+  });
+
+  it('shows a sweep with repeats by its best configuration\'s mean', () => {
+    const logdir = temporaryFolder('logdir-repeated');
+    repeatedSweepFixture(join(logdir, 'repeated', 'sweep-20261201-000000-s1'));
+    expect(listRuns(logdir, { trials: false })).toMatchObject([{ kind: 'sweep', name: 'repeated', trials: 4, keyMetrics: { 'best validation.accuracy': 0.81 } }]);
   });
 
   it('picks test metrics first and leaves train metrics other than the loss out', () => {

@@ -151,7 +151,9 @@ function listedSweep(logdir: string, dir: string, summary: Record<string, unknow
   const bestId = typeof best?.['id'] === 'string' ? best['id'] : undefined;
   const bestTrial = Array.isArray(summary?.['trials']) ? summary['trials'].find((t) => isRecord(t) && t['id'] === bestId) : undefined;
   const bestTrialMetrics = isRecord(bestTrial) && isRecord(bestTrial['metrics']) ? bestTrial['metrics'] : {};
-  const bestValue = metric === undefined ? undefined : (best?.[metric] ?? bestTrialMetrics[metric]);
+  // The runner's summary has best[metric]; a sweep with repeats has the best configuration's mean.
+  const bestMean = isRecord(best?.['metric']) ? best['metric']['mean'] : undefined;
+  const bestValue = metric === undefined ? undefined : (best?.[metric] ?? bestMean ?? bestTrialMetrics[metric]);
   if (metric !== undefined && typeof bestValue === 'number') {
     listed.metrics = { [metric]: bestValue };
     listed.keyMetrics = { [`best ${metric}`]: bestValue };

@@ -170,3 +170,41 @@ export function svgTexts(svg: string): string[] {
 export function markGroups(svg: string, kind: string): number {
   return svg.split(`class="mark-${kind} role-mark`).length - 1;
 }
+
+/**
+ * A sweep summary in the sweep library's richer form: each configuration run with two seeds as
+ * trials of their own (values by name, parameters by path), configurations with mean ± std, and
+ * the best configuration instead of a best trial.
+ */
+export function repeatedSweepFixture(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const trials = [0.01, 0.1].flatMap((rate, configuration) =>
+    [0, 1].map((repeat) => {
+      const index = configuration * 2 + repeat;
+      const id = `trial-00${index + 1}`;
+      const accuracy = 0.7 + 0.1 * configuration + 0.02 * repeat;
+      writeRunFixture(join(dir, 'trials', id), { name: 'repeated', seed: 1 + repeat, config: defaultConfig('repeated', rate, 1 + repeat), metrics: { 'validation.accuracy': accuracy, 'test.accuracy': accuracy - 0.01 } });
+      return { id, index, configuration, repeat, seed: 1 + repeat, values: { rate }, parameters: { 'train.optimizer.learningRate': rate }, status: 'completed', metrics: { 'validation.accuracy': accuracy, 'test.accuracy': accuracy - 0.01 }, runDirectory: `trials/${id}` };
+    }),
+  );
+  const configurations = [0.01, 0.1].map((rate, configuration) => ({
+    configuration,
+    values: { rate },
+    parameters: { 'train.optimizer.learningRate': rate },
+    trialIds: [`trial-00${configuration * 2 + 1}`, `trial-00${configuration * 2 + 2}`],
+    status: 'completed',
+    metric: { mean: [0.71, 0.81][configuration]!, std: 0.01, count: 2 },
+    metrics: {},
+  }));
+  const summary = {
+    name: 'repeated',
+    status: 'completed',
+    sweep: { method: 'grid', metric: 'validation.accuracy', goal: 'maximize', repeats: 2, parameters: { rate: { paths: ['train.optimizer.learningRate'], values: [0.01, 0.1] } } },
+    trials,
+    configurations,
+    ranking: [1, 0],
+    best: configurations[1],
+  };
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return dir;
+}
