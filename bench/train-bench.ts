@@ -22,8 +22,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import Table from 'cli-table3';
 import { MODELS, RUNNER_MODELS, type BenchModel } from './train-models';
-import { activateBackend, buildOptimizer, createRegistries, normalize, registerWasmTrainingKernels, type ActiveBackend, type Batch } from '@dlexp/runner';
-import { createBatchIterator, createColumn, inMemorySplit, splitFeatures } from '@dlexp/data';
+import { activateBackend, registerWasmTrainingKernels, type ActiveBackend } from '@dlexp/backends';
+import { normalize } from '@dlexp/config';
+import { createColumn, inMemorySplit, splitFeatures } from '@dlexp/data';
+import { buildOptimizer, catalogOf, combineSinks, createRegistries, trainModel } from '@dlexp/train';
 
 interface Options {
   backends: string[];
@@ -54,14 +56,14 @@ export interface Cell {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step drivers: how one training step is run. `direct` is a hand-written Adam step; `runner` is
-// what one iteration of the runner's train loop does, with the model built from the same YAML
-// config through the runner's registries. Their ratio is the runner's overhead.
+// Step drivers: how training steps are run. `direct` is a hand-written Adam loop; `runner` is the
+// engine's own train loop (trainModel) over the model built from the same YAML config through
+// the registries, fed by the data pipeline. Their ratio is the runner's overhead.
 
 export interface StepDriver {
   description: string;
-  /** Builds what a step needs on the active backend; returns the step and how to clean up. */
-  prepare(model: BenchModel, batch: number): { step: () => Promise<number>; dispose: () => void };
+  /** Builds what training needs on the active backend; `run(n)` takes n steps and returns the last loss. */
+  prepare(model: BenchModel, batch: number): { run: (steps: number) => Promise<number>; dispose: () => void };
 }
 
 /** Four batches of seeded random examples (inputs and class ids), shared by both drivers. */
@@ -96,7 +98,11 @@ const directDriver: StepDriver = {
       return value;
     };
     return {
-      step,
+      run: async (steps) => {
+        let last = NaN;
+        for (let i = 0; i < steps; i++) last = await step();
+        return last;
+      },
       dispose: () => {
         optimizer.dispose();
         net.dispose();
@@ -106,33 +112,26 @@ const directDriver: StepDriver = {
 };
 
 const runnerDriver: StepDriver = {
-  description: "the runner's step: a batch from the data pipeline, the registry-built model's loss and gradients, the runner's Adam, loss read back",
+  description: "the engine's train loop (trainModel) on the registry-built model, batches from the data pipeline, the loss read as the loop reads it",
   prepare(model, batch) {
     const registries = createRegistries();
     const experiment = normalize(
       { name: 'bench', data: { type: 'synthetic' }, model: RUNNER_MODELS[model.name]!, train: { optimizer: { type: 'adam', learningRate: 1e-3 }, steps: 1, batchSize: batch } },
-      registries,
+      catalogOf(registries),
     );
     // The same data, served by the pipeline the runner trains from.
     const data = benchData(model, batch);
     const split = inMemorySplit({ x: createColumn(data.x, [data.examples, ...model.inputShape]), y: createColumn(data.y, [data.examples]) });
     const trainable = registries.models.get('sequential').create(experiment.model, { seed: 1, modelRegistries: registries.modelRegistries, features: splitFeatures(split), print: () => undefined });
-    const variables = trainable.trainableVariables();
     const optimizer = buildOptimizer(experiment.train, registries);
-    const batches = createBatchIterator(split, { batchSize: batch, seed: 1 });
-    let stepIndex = 0;
-    const step = async () => {
-      const next = (await batches.next()).value as Batch;
-      const { loss, grads } = trainable.lossAndGradients(next, stepIndex);
-      optimizer.apply(grads, variables, stepIndex++);
-      const value = (await loss.data())[0]!;
-      tf.dispose([loss, ...grads.values(), ...Object.values(next)]);
-      return value;
-    };
+    let lastLoss = NaN;
+    const sink = combineSinks([{ row: (row) => void (lastLoss = row['train.loss'] ?? NaN) }]);
     return {
-      step,
+      run: async (steps) => {
+        await trainModel({ model: trainable, optimizer, train: { ...experiment.train, steps, logEvery: steps }, splits: { train: split }, seed: 1, sink });
+        return lastLoss;
+      },
       dispose: () => {
-        void batches.return();
         optimizer.dispose();
         trainable.dispose();
       },
@@ -190,8 +189,8 @@ function parseArgs(argv: string[]): Options {
 /** Switches to a bench backend; `wasm-stock` is wasm with the stock kernels put back, `wasm-mt` its threaded build. */
 async function activate(name: string): Promise<ActiveBackend> {
   const registryName = name === 'wasm-stock' || name === 'wasm-mt' ? 'wasm' : name;
-  const wasmThreads = name === 'wasm-mt' ? os.cpus().length : 1;
-  const active = await activateBackend(registryName, { log: (line) => console.log(line), wasmThreads });
+  const threads = name === 'wasm-mt' ? os.cpus().length : 1;
+  const active = await activateBackend(registryName, { log: (line) => console.log(line), threads });
   if (registryName === 'wasm') registerWasmTrainingKernels({ fastPaths: name !== 'wasm-stock' });
   return active;
 }
@@ -203,13 +202,13 @@ async function measure(backend: string, model: BenchModel, options: Options): Pr
   const tensorsBefore = tf.memory().numTensors;
   const prepared = options.drivers.map((name) => ({ name, ...DRIVERS[name]!.prepare(model, options.batch), ms: 0, steps: 0, loss: NaN }));
   try {
-    for (const p of prepared) for (let i = 0; i < options.warmup; i++) await p.step();
+    for (const p of prepared) if (options.warmup > 0) await p.run(options.warmup);
     const perRound = Math.max(1, Math.ceil(options.steps / ROUNDS));
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < prepared.length; k++) {
         const p = prepared[(round + k) % prepared.length]!;
         const start = performance.now();
-        for (let i = 0; i < perRound; i++) p.loss = await p.step();
+        p.loss = await p.run(perRound);
         p.ms += performance.now() - start;
         p.steps += perRound;
       }
@@ -228,7 +227,7 @@ async function measure(backend: string, model: BenchModel, options: Options): Pr
         note: Number.isFinite(p.loss) ? '' : `loss ${p.loss}`,
       };
       if (p !== prepared[0]) cell.overheadPercent = (ms / baseline - 1) * 100;
-      if (options.profile) cell.topKernels = await topKernels(p.step);
+      if (options.profile) cell.topKernels = await topKernels(() => p.run(1));
       cells.push(cell);
     }
     return cells;

@@ -1,7 +1,10 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRegistries, generateSchema, SCHEMA_FILE } from '@dlexp/runner';
+import { generateSchema, SCHEMA_FILE } from '@dlexp/config';
+import { createRunnerRegistries } from '@dlexp/runner';
+import { BACKEND_ENTRIES } from '@dlexp/backends';
+import { catalogOf, createRegistries } from '@dlexp/train';
 import { ROOT, runner } from './helpers';
 
 const experiments = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsWith('.yaml'));
@@ -9,7 +12,15 @@ const experiments = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsW
 describe('the committed JSON Schema', () => {
   it('matches the one generated from the registries (run `npx runner schema --write` after changing them)', () => {
     const committed = JSON.parse(readFileSync(join(ROOT, SCHEMA_FILE), 'utf8'));
-    expect(committed).toEqual(generateSchema(createRegistries()));
+    expect(committed).toEqual(generateSchema(catalogOf(createRunnerRegistries())));
+  });
+  it('offers exactly the registered backends (plus auto) for backend:, as list and --help show them', () => {
+    const schema = generateSchema(catalogOf(createRegistries())) as { properties: { backend: { enum: string[] } } };
+    const names = BACKEND_ENTRIES.map((e) => e.name);
+    expect(schema.properties.backend.enum).toEqual(['auto', ...names]);
+    expect(createRegistries().backends.names()).toEqual(names);
+    const listed = runner(['list', 'backends']).stdout;
+    for (const name of names) expect(listed).toContain(`  ${name}: `);
   });
   it('documents every parameter', () => {
     const missing: string[] = [];
@@ -21,7 +32,7 @@ describe('the committed JSON Schema', () => {
       }
       for (const [key, value] of Object.entries(node)) walk(value, `${path}/${key}`);
     };
-    walk(generateSchema(createRegistries()), '#');
+    walk(generateSchema(catalogOf(createRunnerRegistries())), '#');
     expect(missing).toEqual([]);
   });
 });

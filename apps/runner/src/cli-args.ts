@@ -3,12 +3,15 @@ import { ConfigError, closestMatch } from '@dlexp/core';
 
 /** Options every command understands, with their help text (one place for parsing and --help). */
 export const OPTIONS = {
-  backend: { type: 'string', arg: 'NAME', help: 'backend to use: auto (default), cuda, tensorflow, webgpu, wasm, cpu' },
+  backend: { type: 'string', arg: 'NAME', help: 'backend to use: auto (default), or one of `runner list backends`' },
+  threads: { type: 'string', arg: 'N', help: 'threads for CPU backends (overrides threads:)' },
   seed: { type: 'string', arg: 'N', help: 'seed for every source of randomness (overrides seed:)' },
   set: { type: 'string', multiple: true, arg: 'PATH=VALUE', help: 'override a value before validation (repeatable); VALUE is YAML' },
   out: { type: 'string', arg: 'DIR', help: 'write the run exactly to DIR (default runs/<name>/<run-id>/)' },
   quick: { type: 'boolean', help: "apply the experiment's quick: block and check quick.expect" },
   split: { type: 'string', arg: 'NAME', help: 'split to use (evaluate, data export)' },
+  checkpoint: { type: 'string', arg: 'best|last', help: '(evaluate) the saved model at the end (last, default) or the keepBest checkpoint' },
+  plugin: { type: 'string', multiple: true, arg: 'FILE', help: 'load a module that registers layers, losses, metrics, datasets or optimizers (repeatable)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
   check: { type: 'boolean', help: '(schema) fail if the committed schema differs from the generated one' },
   write: { type: 'boolean', help: '(schema) write the generated schema file' },
@@ -17,8 +20,11 @@ export const OPTIONS = {
 export interface ParsedArgs {
   positionals: string[];
   backend?: string;
+  threads?: number;
   seed?: number;
   set: string[];
+  plugin: string[];
+  checkpoint?: 'best' | 'last';
   out?: string;
   quick: boolean;
   split?: string;
@@ -50,9 +56,17 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     seed = Number(values['seed']);
     if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new ConfigError(`--seed must be an integer from 0 to 4294967295, got '${String(values['seed'])}'`);
   }
+  let threads: number | undefined;
+  if (values['threads'] !== undefined) {
+    threads = Number(values['threads']);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new ConfigError(`--threads must be an integer from 1 to 256, got '${String(values['threads'])}'`);
+  }
+  const checkpoint = values['checkpoint'];
+  if (checkpoint !== undefined && checkpoint !== 'best' && checkpoint !== 'last') throw new ConfigError(`--checkpoint must be best or last, got '${String(checkpoint)}'`);
   const result: ParsedArgs = {
     positionals: parsed.positionals,
     set: (values['set'] as string[] | undefined) ?? [],
+    plugin: (values['plugin'] as string[] | undefined) ?? [],
     quick: values['quick'] === true,
     help: values['help'] === true,
     check: values['check'] === true,
@@ -60,6 +74,8 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
   };
   if (values['backend'] !== undefined) result.backend = values['backend'] as string;
   if (seed !== undefined) result.seed = seed;
+  if (threads !== undefined) result.threads = threads;
+  if (checkpoint !== undefined) result.checkpoint = checkpoint as 'best' | 'last';
   if (values['out'] !== undefined) result.out = values['out'] as string;
   if (values['split'] !== undefined) result.split = values['split'] as string;
   return result;
@@ -72,7 +88,8 @@ Commands:
   runner run <experiment.yaml> [options]    run an experiment
   runner validate <file.yaml>...            check experiments without running them (also their --quick variant)
   runner resume <run-dir>                   continue an interrupted run from its newest checkpoint
-  runner evaluate <run-dir> [--split test]  restore a run's saved model and measure it on a split
+  runner evaluate <run-dir> [--split test] [--checkpoint best|last]
+                                            restore a run's saved model and measure it on a split
   runner data export <file.yaml> --split NAME --out FILE.tfrecord   write a dataset split as TFRecord
   runner data inspect FILE.tfrecord         count the records and list the features
   runner list [kind]                        show the registries: datasets, models, layers, activations, losses,

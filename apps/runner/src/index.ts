@@ -1,11 +1,1 @@
-export { main, EXIT, reportError } from './main';
-export { loadExperiment, normalize } from './config/experiment';
-export type { ResolvedExperiment, LoadedExperiment, LoadOptions } from './config/experiment';
-export { generateSchema, SCHEMA_FILE } from './config/schema';
-export { createRegistries } from './registries';
-export type { Registries } from './registries';
-export { runExperiment, configHash, buildOptimizer } from './run/run-experiment';
-export { trainModel, evaluateSplit } from './run/train-loop';
-export type { TrainableModel, Batch } from './models/model';
-export { activateBackend, createBackendRegistry, registerWasmTrainingKernels, findMissingKernels, collectStepKernels } from './backends';
-export type { ActiveBackend } from './backends';
+export { main, EXIT, reportError, createRunnerRegistries } from './main';

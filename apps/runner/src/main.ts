@@ -2,20 +2,34 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, RunError, formatDiagnostic, type Diagnostic, type ParamSpec } from '@dlexp/core';
-import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
-import { loadExperiment, schemaFor } from './config/experiment';
-import { SCHEMA_FILE } from './config/schema';
-import { createRegistries, listedRegistries, type AnyRegistry, type Registries } from './registries';
 import Table from 'cli-table3';
+import { ConfigError, RunError, formatDiagnostic, type Diagnostic, type ParamSpec } from '@dlexp/core';
+import { SCHEMA_FILE, schemaFor, type LoadedExperiment } from '@dlexp/config';
 import { inspectTFRecord, writeSplitToTFRecord, type DataSplit } from '@dlexp/data';
-import { configHash, evaluateRun, loadData, runExperiment, type Invocation, type RunOutcome } from './run/run-experiment';
-import { metricsTable } from './run/tables';
-import type { LoadedExperiment, LoadOptions } from './config/experiment';
-import { loadSweepTrials, runSweep } from './sweep/run-sweep';
-import { writeFileAtomic } from './run/run-directory';
+import {
+  catalogOf,
+  configHash,
+  createRegistries,
+  evaluateRun,
+  listedRegistries,
+  loadData,
+  loadPlugins,
+  metricsTable,
+  openExperiment,
+  runExperiment,
+  writeFileAtomic,
+  type Invocation,
+  type OpenOptions,
+  type Registries,
+  type RunOutcome,
+} from '@dlexp/train';
+import { parseCommandLine, USAGE, type ParsedArgs } from './cli-args';
+import { createConsoleSink } from './console-sink';
+import { createSweepMethodRegistry, loadSweepTrials, runSweep } from './sweep';
+import { collectVersions } from './versions';
+import { probeWebgpuAdapter } from './webgpu-probe';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70, interrupted: 130 } as const;
 
 /** The repository root (where the committed schema lives). */
 export const REPOSITORY_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -64,6 +78,11 @@ export function reportError(error: unknown, io: Io): number {
   return EXIT.internal;
 }
 
+/** The registries the CLI composes: the engine's and the sweep methods. */
+export function createRunnerRegistries(): Registries {
+  return createRegistries({ sweeps: createSweepMethodRegistry() });
+}
+
 async function dispatch(argv: string[], io: Io): Promise<number> {
   const args = parseCommandLine(argv);
   const [command, ...rest] = args.positionals;
@@ -71,12 +90,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     io.out(USAGE);
     return command === undefined && !args.help ? EXIT.usage : EXIT.ok;
   }
-  const registries = createRegistries();
+  const registries = createRunnerRegistries();
   switch (command) {
     case 'validate':
       return validateCommand(rest, args, registries, io);
     case 'list':
-      return listCommand(rest, registries, io);
+      return listCommand(rest, args, registries, io);
     case 'schema':
       return schemaCommand(args, registries, io);
     case 'run':
@@ -104,54 +123,79 @@ function displayPath(path: string): string {
   return isAbsolute(path) ? relative(invocationDirectory(), path) || path : path;
 }
 
-/** What loadExperiment takes from a command line or from a run's saved invocation. */
-function loadOptions(from: { set: string[]; quick: boolean; seed?: number; backend?: string; trial?: Record<string, unknown> }, file: string): LoadOptions & { set: string[]; quick: boolean } {
+/** What openExperiment takes from a command line or from a run's saved invocation. */
+function openOptions(from: { set: string[]; quick: boolean; seed?: number; backend?: string; threads?: number; trial?: Record<string, unknown>; plugins?: string[] }, file: string): OpenOptions & { set: string[]; quick: boolean } {
   return {
     set: from.set,
     quick: from.quick,
     ...(from.seed !== undefined ? { seed: from.seed } : {}),
     ...(from.backend !== undefined ? { backend: from.backend } : {}),
+    ...(from.threads !== undefined ? { threads: from.threads } : {}),
     ...(from.trial !== undefined ? { trial: from.trial } : {}),
+    ...(from.plugins !== undefined && from.plugins.length > 0 ? { plugins: from.plugins } : {}),
+    workspace: invocationDirectory(),
     displayName: displayPath(file),
   };
+}
+
+function interactive(): boolean {
+  return process.stdout.isTTY === true && process.env['CI'] === undefined;
+}
+
+/**
+ * Turns Ctrl-C and SIGTERM into an abort: the run finishes its step, saves a checkpoint and ends
+ * 'interrupted' (exit 130). A second signal stops at once; the last checkpoint remains.
+ */
+async function withInterruption<T>(print: (line: string) => void, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      print(`${signal} again: stopping at once; resume from the last saved checkpoint`);
+      process.exit(EXIT.interrupted);
+    }
+    print(`${signal}: finishing the current step, then saving a checkpoint (press Ctrl-C again to stop at once)`);
+    controller.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function exitCodeOf(outcome: RunOutcome): number {
+  if (outcome.status === 'interrupted') return EXIT.interrupted;
+  return outcome.status === 'completed' && outcome.expectations.every((e) => e.met) ? EXIT.ok : EXIT.failed;
 }
 
 async function runCommand(files: string[], args: ParsedArgs, argv: string[], registries: Registries, io: Io): Promise<number> {
   if (files.length !== 1) throw new ConfigError(`run takes exactly one experiment file, got ${files.length}`);
   const file = files[0]!;
-  const load = loadOptions(args, file);
-  const { displayName: _shown, ...started } = load;
-  const invocation = { file: userPath(file), ...started };
-  const experiment = loadExperiment(userPath(file), registries, load);
-  if (experiment.resolved.sweep !== undefined) {
-    return runSweep(experiment, registries, {
-      file: userPath(file),
-      load,
-      invocation,
-      ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
-      root: invocationDirectory(),
-      argv: argv.filter((a) => a !== file),
-      print: io.out,
-    });
-  }
-  const outcome: RunOutcome = await runExperiment(experiment, registries, {
-    ...(args.out !== undefined ? { out: userPath(args.out) } : {}),
-    root: invocationDirectory(),
-    argv: argv.filter((a) => a !== file),
-    print: io.out,
-    invocation,
-    interactive: process.stdout.isTTY === true && process.env['CI'] === undefined,
+  const open = openOptions({ ...args, plugins: args.plugin }, file);
+  const { displayName: _shown, workspace: _workspace, plugins, ...started } = open;
+  const invocation = { file: userPath(file), ...started, ...(plugins !== undefined ? { plugins: plugins.map(userPath) } : {}) };
+  const experiment = await openExperiment(userPath(file), registries, open);
+  const out = args.out !== undefined ? { out: userPath(args.out) } : {};
+  const common = { ...out, root: invocationDirectory(), argv: argv.filter((a) => a !== file), versions: collectVersions(), backendOptions: { probeWebgpuAdapter } };
+  return withInterruption(io.out, async (signal) => {
+    const sinks = [createConsoleSink(io.out, interactive())];
+    if (experiment.resolved.sweep !== undefined) {
+      return runSweep(experiment, registries, { ...common, file: userPath(file), load: open, invocation, print: io.out, sinks, signal });
+    }
+    return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks, signal }));
   });
-  return outcome.exitCode;
 }
 
 /** Rebuilds the experiment a run was started with, refusing if the file has changed since. */
-function reopenRun(runDirectory: string, registries: Registries): { directory: string; invocation: Invocation; experiment: LoadedExperiment } {
+async function reopenRun(runDirectory: string, registries: Registries): Promise<{ directory: string; invocation: Invocation; experiment: LoadedExperiment }> {
   const directory = userPath(runDirectory);
   const invocationFile = join(directory, 'invocation.json');
   if (!existsSync(invocationFile)) throw new ConfigError(`${runDirectory}: not a run directory (it has no invocation.json)`);
   const invocation = JSON.parse(readFileSync(invocationFile, 'utf8')) as Invocation;
-  const experiment = loadExperiment(invocation.file, registries, loadOptions(invocation, invocation.file));
+  const experiment = await openExperiment(invocation.file, registries, openOptions(invocation, invocation.file));
   if (configHash(experiment.resolved) !== invocation.configHash) {
     throw new ConfigError(`${displayPath(invocation.file)} has changed since the run in ${runDirectory} started (its config hash differs); restore the file or start a new run`);
   }
@@ -160,25 +204,40 @@ function reopenRun(runDirectory: string, registries: Registries): { directory: s
 
 async function resumeCommand(dirs: string[], registries: Registries, io: Io): Promise<number> {
   if (dirs.length !== 1) throw new ConfigError('resume takes exactly one run directory');
-  const { directory, experiment } = reopenRun(dirs[0]!, registries);
+  const { directory, experiment } = await reopenRun(dirs[0]!, registries);
   const summaryFile = join(directory, 'summary.json');
   if (existsSync(summaryFile) && (JSON.parse(readFileSync(summaryFile, 'utf8')) as { status: string }).status === 'completed') {
     throw new ConfigError(`${dirs[0]}: the run has already completed`);
   }
-  const outcome = await runExperiment(experiment, registries, { resume: directory, root: invocationDirectory(), argv: [], print: io.out, interactive: process.stdout.isTTY === true && process.env['CI'] === undefined });
-  return outcome.exitCode;
+  return withInterruption(io.out, async (signal) =>
+    exitCodeOf(
+      await runExperiment(experiment, registries, {
+        resume: directory,
+        root: invocationDirectory(),
+        argv: [],
+        sinks: [createConsoleSink(io.out, interactive())],
+        signal,
+        versions: collectVersions(),
+        backendOptions: { probeWebgpuAdapter },
+      }),
+    ),
+  );
 }
 
 async function evaluateCommand(dirs: string[], args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
   if (dirs.length !== 1) throw new ConfigError('evaluate takes exactly one run directory');
-  const { directory, experiment } = reopenRun(dirs[0]!, registries);
-  if (!existsSync(join(directory, 'model'))) throw new ConfigError(`${dirs[0]}: the run has no saved model (did it complete?)`);
-  const metrics = await evaluateRun(experiment, registries, join(directory, 'model'), args.split ?? 'test', io.out);
+  const { directory, experiment } = await reopenRun(dirs[0]!, registries);
+  const metrics = await evaluateRun(experiment, registries, directory, {
+    split: args.split ?? 'test',
+    ...(args.checkpoint !== undefined ? { checkpoint: args.checkpoint } : {}),
+    log: io.out,
+    backendOptions: { probeWebgpuAdapter },
+  });
   io.out(metricsTable(metrics));
   return EXIT.ok;
 }
 
-function validateCommand(files: string[], args: ParsedArgs, registries: Registries, io: Io): number {
+async function validateCommand(files: string[], args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
   if (files.length === 0) throw new ConfigError('validate needs at least one experiment file');
   const problems: Diagnostic[] = [];
   for (const file of files) {
@@ -186,10 +245,10 @@ function validateCommand(files: string[], args: ParsedArgs, registries: Registri
     // The quick variant is checked too: CI runs every experiment with --quick.
     for (const quick of args.quick ? [true] : [false, true]) {
       try {
-        const load = loadOptions({ ...args, quick }, file);
-        const experiment = loadExperiment(userPath(file), registries, load);
+        const open = openOptions({ ...args, quick, plugins: args.plugin }, file);
+        const experiment = await openExperiment(userPath(file), registries, open);
         // Each trial of a sweep is an experiment of its own: validate them all.
-        if (experiment.resolved.sweep !== undefined) loadSweepTrials(experiment, registries, userPath(file), load);
+        if (experiment.resolved.sweep !== undefined) loadSweepTrials(experiment, registries, userPath(file), open);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         for (const d of error.diagnostics) {
@@ -215,8 +274,14 @@ function describeParam(name: string, spec: ParamSpec<unknown>): string {
   return `    ${name} (${type}${bounds ? `, ${bounds}` : ''}; ${fallback}): ${String(schema['description'] ?? '')}`;
 }
 
-function listCommand(kinds: string[], registries: Registries, io: Io): number {
-  const all: AnyRegistry[] = listedRegistries(registries);
+async function loadCommandLinePlugins(args: ParsedArgs, registries: Registries): Promise<void> {
+  if (args.plugin.length === 0) return;
+  await loadPlugins(args.plugin.map((written) => ({ file: userPath(written), written, at: { file: '--plugin', line: 1, col: 1, path: '' } })), registries);
+}
+
+async function listCommand(kinds: string[], args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
+  await loadCommandLinePlugins(args, registries);
+  const all = listedRegistries(registries);
   const wanted = kinds.length === 0 ? all : kinds.map((k) => {
     const registry = all.find((r) => r.plural === k || r.kind === k);
     if (registry === undefined) throw new ConfigError(`unknown kind '${k}' (known: ${all.map((r) => r.plural).join(', ')})`);
@@ -233,12 +298,15 @@ function listCommand(kinds: string[], registries: Registries, io: Io): number {
   return EXIT.ok;
 }
 
-function schemaCommand(args: ParsedArgs, registries: Registries, io: Io): number {
-  const text = `${JSON.stringify(schemaFor(registries), null, 2)}\n`;
-  const file = join(REPOSITORY_ROOT, SCHEMA_FILE);
+async function schemaCommand(args: ParsedArgs, registries: Registries, io: Io): Promise<number> {
+  await loadCommandLinePlugins(args, registries);
+  const text = `${JSON.stringify(schemaFor(catalogOf(registries)), null, 2)}\n`;
+  // With plugins the schema is the user's own: written to --out (default: beside the command).
+  const file = args.out !== undefined ? userPath(args.out) : join(REPOSITORY_ROOT, SCHEMA_FILE);
+  if (args.plugin.length > 0 && args.write && args.out === undefined) throw new ConfigError('schema --write with --plugin needs --out FILE (the committed schema has no plugins)');
   if (args.write) {
     writeFileAtomic(file, text);
-    io.out(`wrote ${SCHEMA_FILE}`);
+    io.out(`wrote ${args.out ?? SCHEMA_FILE}`);
   } else if (args.check) {
     const committed = existsSync(file) ? readFileSync(file, 'utf8') : '';
     if (committed !== text) {
@@ -255,7 +323,7 @@ async function dataCommand(rest: string[], args: ParsedArgs, registries: Registr
   if (action === 'export') {
     if (files.length !== 1 || args.out === undefined) throw new ConfigError('usage: runner data export <experiment.yaml> --split NAME --out FILE.tfrecord');
     const file = files[0]!;
-    const experiment = loadExperiment(userPath(file), registries, loadOptions(args, file));
+    const experiment = await openExperiment(userPath(file), registries, openOptions({ ...args, plugins: args.plugin }, file));
     const dataset = await loadData(experiment, registries);
     const splitName = args.split ?? 'train';
     const split = (dataset.splits as Partial<Record<string, DataSplit>>)[splitName];

@@ -101,9 +101,8 @@ function inputSchema(featureDefault: string): Record<string, unknown> {
   return {
     type: 'object',
     additionalProperties: false,
-    required: ['shape'],
     properties: {
-      shape: shapeSchema,
+      shape: { ...shapeSchema, description: `${shapeSchema.description} Default: the shape of the data feature it is fed from.` },
       feature: { type: 'string', minLength: 1, description: `The data feature fed to this input (default: ${featureDefault}).` },
       dtype: dtypeSchema,
     },
@@ -113,8 +112,7 @@ function inputSchema(featureDefault: string): Record<string, unknown> {
 /** Parameters of a sequential model, for a model registry entry `{type: sequential, ...}`. */
 export const sequentialModelParams: ParamSchema<SequentialModelConfig> = {
   input: param.custom<ModelInputConfig>(inputSchema("'x'"), {
-    description: "The model's input: {shape: [28, 28, 1]} or {feature: image, shape: [28, 28, 1]}.",
-    required: true,
+    description: "The model's input: {shape: [28, 28, 1]} or {feature: image, shape: [28, 28, 1]}. When omitted, the data feature x with its own shape.",
   }),
   layers: param.unionList<LayerNodeConfig>('layer', {
     description: 'The layers in order, each taking the previous one\'s output: [{type: conv2d, filters: 32, kernelSize: 5}, ...].',

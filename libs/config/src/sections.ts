@@ -1,0 +1,118 @@
+import { param, type JsonSchema, type ParamSchema, type ParamSpec } from '@dlexp/core';
+
+/**
+ * The fixed sections of an experiment (everything that is not a registry entry), written with the
+ * same parameter specs as registry entries so they are documented and defaulted the same way.
+ */
+
+export interface ExpectationConfig {
+  min?: number;
+  max?: number;
+}
+
+export interface TrainConfig {
+  optimizer: { type: string; [key: string]: unknown };
+  steps?: number;
+  epochs?: number;
+  batchSize?: number;
+  shuffle: boolean;
+  logEvery?: number;
+  clipGlobalNorm?: number;
+  clipValue?: number;
+  checkpointEvery?: number;
+  keepCheckpoints: number;
+  earlyStopping?: EarlyStoppingConfig;
+  keepBest?: KeepBestConfig;
+  nanCheckEvery?: number;
+}
+
+export interface KeepBestConfig {
+  metric: string;
+  goal: 'minimize' | 'maximize';
+  /** Measure the final metrics and save the model from the best checkpoint instead of the last step. */
+  restore: boolean;
+}
+
+export interface EarlyStoppingConfig {
+  metric: string;
+  goal?: 'minimize' | 'maximize';
+  patience?: number;
+  minDelta?: number;
+}
+
+const expectationSchema: JsonSchema = {
+  type: 'object',
+  description: 'Bounds the final value must meet; an unmet bound fails the run (exit 1).',
+  properties: {
+    min: { type: 'number', description: 'The value must be at least this.' },
+    max: { type: 'number', description: 'The value must be at most this.' },
+  },
+  additionalProperties: false,
+  minProperties: 1,
+};
+
+const metricKey = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$';
+
+export const expectParam: ParamSpec<Record<string, ExpectationConfig>> = param.custom(
+  { type: 'object', propertyNames: { pattern: metricKey }, additionalProperties: { $ref: '#/$defs/expectation' } },
+  { description: 'Assertions on final metrics, keyed by metric name (test.accuracy, train.loss, k): {min, max}.' },
+);
+
+export const trainParams: ParamSchema<TrainConfig> = {
+  optimizer: param.union('optimizer', { description: 'How weights are updated, e.g. {type: sgd, learningRate: 0.2}.', required: true }),
+  steps: param.integer({ description: 'Number of optimizer steps (give steps or epochs).', minimum: 1 }),
+  epochs: param.integer({ description: 'Number of passes over the training split (give steps or epochs).', minimum: 1 }),
+  batchSize: param.integer({ description: 'Examples per step; the whole training split when not given.', minimum: 1 }),
+  shuffle: param.boolean({ description: 'Shuffle the training examples every epoch (seeded).', default: true }),
+  logEvery: param.integer({ description: 'Log metrics every this many steps (default: at the end of every epoch, or every step for step-based runs of up to 100 steps, else 100 times per run).', minimum: 1 }),
+  clipGlobalNorm: param.number({ description: 'Rescale gradients so their global L2 norm is at most this.', exclusiveMinimum: 0 }),
+  clipValue: param.number({ description: 'Clip every gradient element into [-clipValue, clipValue].', exclusiveMinimum: 0 }),
+  checkpointEvery: param.integer({ description: 'Save a checkpoint every this many steps, besides every epoch end (default: a tenth of the run).', minimum: 1 }),
+  keepCheckpoints: param.integer({ description: 'How many of the newest checkpoints to keep.', default: 3, minimum: 1 }),
+  nanCheckEvery: param.integer({
+    description:
+      'Check the loss for NaN or infinity every this many steps (default: every logged step). Each check reads the loss back from the device, a sync point on GPU backends.',
+    minimum: 1,
+  }),
+  keepBest: param.custom<KeepBestConfig>(
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['metric'],
+      properties: {
+        metric: { type: 'string', description: 'The epoch-end metric that decides which checkpoint is best, e.g. validation.accuracy.' },
+        goal: { type: 'string', enum: ['minimize', 'maximize'], default: 'minimize', description: 'Whether smaller or larger values of the metric are better.' },
+        restore: { type: 'boolean', default: false, description: 'Report the final metrics and save the model from the best checkpoint instead of the last step.' },
+      },
+    },
+    { description: 'Keep the checkpoint of the epoch with the best value of a metric (checkpoints/best/), for evaluate --checkpoint best.' },
+  ),
+  earlyStopping: param.custom<EarlyStoppingConfig>(
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['metric'],
+      properties: {
+        metric: { type: 'string', description: 'The metric watched at every epoch end, e.g. validation.loss.' },
+        goal: { type: 'string', enum: ['minimize', 'maximize'], default: 'minimize', description: 'Whether smaller or larger values of the metric are better.' },
+        patience: { type: 'integer', minimum: 1, default: 3, description: 'Epochs without improvement before training stops.' },
+        minDelta: { type: 'number', minimum: 0, default: 0, description: 'The smallest change that counts as an improvement.' },
+      },
+    },
+    { description: 'Stop when a metric has not improved for `patience` epochs (epoch-based runs).' },
+  ),
+};
+
+export function objectSchema(params: ParamSchema<unknown>, description: string): JsonSchema {
+  const properties: JsonSchema = {};
+  const required: string[] = [];
+  for (const [key, p] of Object.entries(params as Record<string, ParamSpec<unknown>>)) {
+    properties[key] = p.schema;
+    if (p.required === true) required.push(key);
+  }
+  const schema: JsonSchema = { type: 'object', description, properties, additionalProperties: false };
+  if (required.length > 0) schema['required'] = required;
+  return schema;
+}
+
+export { expectationSchema };
