@@ -82,7 +82,13 @@ let measuring: TextMeasure | undefined;
  */
 function measureTextWithDejaVu(): void {
   if (measuring !== undefined) return;
-  const measure = dejaVuMeasure(DEFAULT_FONT_DIRS) ?? estimateMeasure;
+  let measure: TextMeasure;
+  try {
+    measure = dejaVuMeasure(DEFAULT_FONT_DIRS) ?? estimateMeasure;
+  } catch {
+    // A damaged font file costs exact label widths, not the chart.
+    measure = estimateMeasure;
+  }
   measuring = measure;
   textMetrics.width = (item, text) => {
     const value = text === null || text === undefined ? '' : String(text).trim();
