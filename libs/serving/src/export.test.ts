@@ -20,7 +20,7 @@ const registries = createModelRegistries();
 async function runGraph(frozen: FrozenGraph, feeds: Record<string, tf.Tensor>, outputs: string[]): Promise<Float32Array[]> {
   const model = await tf.loadGraphModel(tf.io.fromMemory(graphModelArtifacts(frozen)));
   try {
-    const result = (await model.executeAsync(feeds, outputs)) as tf.Tensor | tf.Tensor[];
+    const result = model.execute(feeds, outputs);
     const list = Array.isArray(result) ? result : [result];
     const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
     tf.dispose(list);

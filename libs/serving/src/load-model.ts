@@ -38,6 +38,12 @@ export interface LoadModelOptions {
   inputShape?: number[];
 }
 
+/** The ArrayBuffer TF.js takes for weights, without a copy when `data` is a whole buffer. */
+function wholeBuffer(data: Uint8Array): ArrayBuffer {
+  const buffer = data.buffer as ArrayBuffer;
+  return data.byteOffset === 0 && data.byteLength === buffer.byteLength ? buffer : buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+}
+
 /** A frozen graph in the form tf.loadGraphModel reads from memory. */
 export function graphModelArtifacts(frozen: FrozenGraph): tf.io.ModelArtifacts {
   const ordered = frozen.graph.node.filter((n) => n.op === 'Const').map((n) => [n.name, frozen.constants.get(n.name)!] as const);
@@ -46,7 +52,7 @@ export function graphModelArtifacts(frozen: FrozenGraph): tf.io.ModelArtifacts {
     modelTopology: frozen.graph as unknown as tf.io.ModelArtifacts['modelTopology'],
     format: 'graph-model',
     weightSpecs: specs as tf.io.WeightsManifestEntry[],
-    weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+    weightData: wholeBuffer(data),
   };
 }
 
@@ -113,7 +119,7 @@ export function layersModelHandler(file: string): tf.io.IOHandler {
         format: json.format ?? 'layers-model',
         ...(json.generatedBy !== undefined ? { generatedBy: json.generatedBy } : {}),
         weightSpecs: specs as tf.io.WeightsManifestEntry[],
-        weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+        weightData: wholeBuffer(data),
       };
     },
   };

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { ConfigError, DataError } from '@dlexp/core';
 import type { FrozenGraph, GraphDefJson, HostTensor, NodeDefJson } from './graph-def';
+import { jsonSyntaxError } from './json-position';
 import { decodeWeightGroup, encodeWeights, type ShardSource, type WeightGroupJson, type WeightSpec } from './weights';
 
 /**
@@ -64,14 +65,11 @@ export function parseJsonFile(file: string, bytes = readBytes(file)): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    const message = (error as Error).message;
-    const match = /position (\d+)/.exec(message);
-    const at = match === null ? text.length : Number(match[1]);
-    const before = text.slice(0, at);
+    const found = jsonSyntaxError(text) ?? { at: text.length, reason: (error as Error).message };
+    const before = text.slice(0, found.at);
     const line = before.split('\n').length;
-    const col = at - before.lastIndexOf('\n');
-    const reason = message.replace(/ in JSON at position \d+.*$/, '').replace(/^Unexpected end of JSON input$/, 'the file ends in the middle of the JSON');
-    throw new DataError(`${file}: byte ${Buffer.byteLength(before)} (line ${line}, column ${col}): not valid JSON: ${reason}`);
+    const col = found.at - before.lastIndexOf('\n');
+    throw new DataError(`${file}: byte ${Buffer.byteLength(before)} (line ${line}, column ${col}): not valid JSON: ${found.reason}`);
   }
 }
 

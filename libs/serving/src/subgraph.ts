@@ -73,15 +73,50 @@ function listNames(nodes: readonly NodeDefJson[]): string {
   return nodes.length > 8 ? `${shown.join(', ')} and ${nodes.length - 8} more` : shown.join(', ');
 }
 
+const NHWC = Buffer.from('NHWC').toString('base64');
+const ONES = (n: number): AttrValueJson => ({ list: { i: Array.from({ length: n }, () => '1') } });
+
 /**
- * Rewrites ops from old TensorFlow versions that TF.js lacks into equivalent ones it has:
+ * Attributes TensorFlow added to ops after a graph was written, with the defaults its importer
+ * fills in (graphs from 2015, Inception-v3's among them, have no `dilations` on their Conv2D);
+ * tfjs-converter reads some of them without a default.
+ */
+const DEFAULT_ATTRS: Record<string, Record<string, AttrValueJson>> = {
+  Conv2D: { dilations: ONES(4), data_format: { s: NHWC } },
+  DepthwiseConv2dNative: { dilations: ONES(4), data_format: { s: NHWC } },
+  Conv3D: { dilations: ONES(5) },
+  MaxPool: { data_format: { s: NHWC } },
+  AvgPool: { data_format: { s: NHWC } },
+  Mean: { keep_dims: { b: false } },
+  Sum: { keep_dims: { b: false } },
+  Max: { keep_dims: { b: false } },
+  Min: { keep_dims: { b: false } },
+  Prod: { keep_dims: { b: false } },
+  All: { keep_dims: { b: false } },
+  Any: { keep_dims: { b: false } },
+  ResizeBilinear: { align_corners: { b: false }, half_pixel_centers: { b: false } },
+  ResizeNearestNeighbor: { align_corners: { b: false }, half_pixel_centers: { b: false } },
+  TopKV2: { sorted: { b: true } },
+  Cumsum: { exclusive: { b: false }, reverse: { b: false } },
+  Cumprod: { exclusive: { b: false }, reverse: { b: false } },
+};
+
+function withDefaultAttrs(node: NodeDefJson): NodeDefJson {
+  const defaults = DEFAULT_ATTRS[node.op];
+  if (defaults === undefined || Object.keys(defaults).every((k) => node.attr?.[k] !== undefined)) return node;
+  return { ...node, attr: { ...defaults, ...node.attr } };
+}
+
+/**
+ * Fills attributes newer TensorFlow versions default and rewrites ops from old TensorFlow versions that TF.js lacks into equivalent ones it has:
  * BatchNormWithGlobalNormalization (Inception-v3's classify_image_graph_def.pb) becomes
  * FusedBatchNorm, CheckNumerics an Identity. Returns a new graph; the input is not changed.
  */
 export function rewriteLegacyOps(frozen: FrozenGraph): FrozenGraph {
   const constants = new Map(frozen.constants);
   const extra: NodeDefJson[] = [];
-  const node = frozen.graph.node.map((n): NodeDefJson => {
+  const node = frozen.graph.node.map((original): NodeDefJson => {
+    const n = withDefaultAttrs(original);
     if (n.op === 'CheckNumerics') {
       return { name: n.name, op: 'Identity', input: n.input ?? [], attr: { T: n.attr?.['T'] ?? { type: 'DT_FLOAT' } } };
     }
