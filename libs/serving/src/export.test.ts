@@ -108,6 +108,38 @@ describe('layersModelToGraph', () => {
     built.model.dispose();
   });
 
+  it('exports the layers of Keras models converted to TF.js (MobileNet and Inception style) within 1e-5', async () => {
+    const input = tf.input({ shape: [10, 10, 3], name: 'pixels' });
+    const apply = (layer: tf.layers.Layer, x: tf.SymbolicTensor) => layer.apply(x) as tf.SymbolicTensor;
+    let x = apply(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]], name: 'pad' }), input);
+    x = apply(tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, useBias: false, name: 'stem' }), x);
+    x = apply(tf.layers.batchNormalization({ scale: false, name: 'stem_bn' }), x);
+    x = apply(tf.layers.reLU({ maxValue: 6, name: 'stem_relu6' }), x);
+    x = apply(tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', name: 'dw' }), x);
+    x = apply(tf.layers.leakyReLU({ alpha: 0.1, name: 'leaky' }), x);
+    x = apply(tf.layers.separableConv2d({ filters: 5, kernelSize: 2, padding: 'same', name: 'sep' }), x);
+    x = apply(tf.layers.elu({ name: 'elu' }), x);
+    x = apply(tf.layers.reLU({ maxValue: 0.7, name: 'capped' }), x);
+    x = apply(tf.layers.permute({ dims: [2, 1, 3], name: 'swap' }), x);
+    x = apply(tf.layers.globalMaxPooling2d({ name: 'gmp' }), x);
+    x = apply(tf.layers.dense({ units: 4, activation: 'hardSigmoid', name: 'hard' }), x);
+    x = apply(tf.layers.dense({ units: 3, activation: 'swish', name: 'sw' }), x);
+    const output = apply(tf.layers.softmax({ name: 'probabilities' }), x);
+    const model = tf.model({ inputs: input, outputs: output });
+    const bn = model.getLayer('stem_bn');
+    const stats = [tf.randomUniform([4], -1, 1, 'float32', 1), tf.randomUniform([4], -1, 1, 'float32', 2), tf.randomUniform([4], 0.2, 2, 'float32', 3)];
+    bn.setWeights(stats);
+    tf.dispose(stats);
+    const image = tf.randomNormal([3, 10, 10, 3], 0, 1, 'float32', 9);
+    const expected = tf.tidy(() => Float32Array.from((model.predict(image) as tf.Tensor).dataSync()));
+    const exported = layersModelToGraph(model);
+    for (const op of new Set(exported.frozen.graph.node.map((n) => n.op))) expect(isSupportedOp(op), op).toBe(true);
+    const [got] = await runGraph(decodeGraphDef(encodeGraphDef(exported.frozen), 'keras.pb'), { pixels: image }, ['probabilities']);
+    expect(maxDifference(got!, expected)).toBeLessThan(1e-5);
+    tf.dispose(image);
+    model.dispose();
+  });
+
   it('exports a saved run model to both formats with the weights as constants', async () => {
     const built = buildModel(
       { input: { shape: [4] }, layers: [{ type: 'dense', units: 3, activation: 'tanh', name: 'hidden' }, { type: 'dense', units: 2, name: 'out' }] },

@@ -239,6 +239,69 @@ function emitConv2d(b: GraphBuilder, layer: tf.layers.Layer, x: Emitted, config:
   return activation(b, scope, y, String(config['activation'] ?? 'linear'), layer);
 }
 
+/** DepthwiseConv2D (tfjs applies no dilation to it) and SeparableConv2D (depthwise, then a 1×1 convolution). */
+function emitDepthwise(b: GraphBuilder, layer: tf.layers.Layer, x: Emitted, config: Config, separable: boolean): string {
+  channelsLast(layer, config);
+  const scope = layer.name;
+  const weights = weightsOf(layer);
+  const depthwise = weight(layer, weights, 'depthwise_kernel');
+  const [sh, sw] = pair(config['strides'] ?? 1);
+  const [dh, dw] = separable ? pair(config['dilationRate'] ?? 1) : [1, 1];
+  let y = b.op(`${scope}/depthwise`, 'DepthwiseConv2dNative', [x.name, b.floats(`${scope}/depthwise_kernel`, depthwise.values, depthwise.shape)], {
+    T: FLOAT,
+    strides: intsAttr([1, sh, sw, 1]),
+    padding: tfPadding(layer, config),
+    data_format: stringAttr('NHWC'),
+    dilations: intsAttr([1, dh, dw, 1]),
+  });
+  if (separable) {
+    const pointwise = weight(layer, weights, 'pointwise_kernel');
+    y = b.op(`${scope}/pointwise`, 'Conv2D', [y, b.floats(`${scope}/pointwise_kernel`, pointwise.values, pointwise.shape)], {
+      T: FLOAT,
+      strides: intsAttr([1, 1, 1, 1]),
+      padding: stringAttr('VALID'),
+      data_format: stringAttr('NHWC'),
+      dilations: intsAttr([1, 1, 1, 1]),
+      use_cudnn_on_gpu: { b: true },
+      explicit_paddings: { list: {} },
+    });
+  }
+  if (config['useBias'] !== false) {
+    const bias = weight(layer, weights, 'bias');
+    y = b.op(`${scope}/BiasAdd`, 'BiasAdd', [y, b.floats(`${scope}/bias`, bias.values, bias.shape)], { T: FLOAT, data_format: stringAttr('NHWC') });
+  }
+  return activation(b, scope, y, String(config['activation'] ?? 'linear'), layer);
+}
+
+function emitZeroPadding(b: GraphBuilder, layer: tf.layers.Layer, x: Emitted, config: Config): string {
+  channelsLast(layer, config);
+  const padding = config['padding'] as [[number, number], [number, number]];
+  const flat = [0, 0, padding[0][0], padding[0][1], padding[1][0], padding[1][1], 0, 0];
+  return b.op(`${layer.name}/Pad`, 'Pad', [x.name, b.ints(`${layer.name}/paddings`, flat, [4, 2])], { T: FLOAT, Tpaddings: INT });
+}
+
+/** The activation layers of Keras models: ReLU (with a cap), LeakyReLU, Softmax, ELU. */
+function emitActivationLayer(b: GraphBuilder, layer: tf.layers.Layer, x: Emitted, config: Config): string {
+  const scope = layer.name;
+  switch (layer.getClassName()) {
+    case 'ReLU': {
+      const cap = config['maxValue'];
+      if (cap === null || cap === undefined) return b.op(`${scope}/Relu`, 'Relu', [x.name], { T: FLOAT });
+      if (cap === 6) return b.op(`${scope}/Relu6`, 'Relu6', [x.name], { T: FLOAT });
+      return b.op(`${scope}/clip`, 'ClipByValue', [x.name, b.scalar(`${scope}/zero`, 0), b.scalar(`${scope}/max`, Number(cap))], { T: FLOAT });
+    }
+    case 'LeakyReLU':
+      return b.op(`${scope}/LeakyRelu`, 'LeakyRelu', [x.name], { T: FLOAT, alpha: { f: Number(config['alpha'] ?? 0.3) } });
+    case 'ELU':
+      return b.op(`${scope}/Elu`, 'Elu', [x.name], { T: FLOAT });
+    default: {
+      const axis = config['axis'] ?? -1;
+      if (axis !== -1 && axis !== x.shape.length - 1) throw unsupported(layer, 'only a softmax over the last axis is exported');
+      return b.op(`${scope}/Softmax`, 'Softmax', [x.name], { T: FLOAT });
+    }
+  }
+}
+
 function emitPool(b: GraphBuilder, layer: tf.layers.Layer, x: Emitted, config: Config, op: 'MaxPool' | 'AvgPool'): string {
   channelsLast(layer, config);
   const [ph, pw] = pair(config['poolSize'] ?? 2);
@@ -476,6 +539,24 @@ export function layersModelToGraph(model: tf.LayersModel): ExportedGraph {
       case 'Conv2D':
         out = emitConv2d(b, layer, x, config);
         break;
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D':
+        out = emitDepthwise(b, layer, x, config, className === 'SeparableConv2D');
+        break;
+      case 'ZeroPadding2D':
+        out = emitZeroPadding(b, layer, x, config);
+        break;
+      case 'ReLU':
+      case 'LeakyReLU':
+      case 'ELU':
+      case 'Softmax':
+        out = emitActivationLayer(b, layer, x, config);
+        break;
+      case 'Permute': {
+        const dims = (config['dims'] as number[]) ?? [];
+        out = b.op(`${layer.name}/transpose`, 'Transpose', [x.name, b.ints(`${layer.name}/perm`, [0, ...dims])], { T: FLOAT, Tperm: INT });
+        break;
+      }
       case 'MaxPooling2D':
         out = emitPool(b, layer, x, config, 'MaxPool');
         break;
