@@ -16,7 +16,7 @@ import {
   type TensorJson,
   type TensorShapeJson,
 } from './graph-def';
-import { WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter, decodeUtf8, encodeUtf8 } from './proto-wire';
+import { WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT, WireReader, WireWriter } from './proto-wire';
 
 /**
  * The binary protobuf form of tensorflow.GraphDef (a frozen `.pb`, such as Inception-v3's
@@ -537,12 +537,4 @@ function emptyValues(tensor: HostTensor): HostTensor['values'] {
     case 'string':
       return [];
   }
-}
-
-export function utf8Bytes(text: string): Uint8Array {
-  return encodeUtf8(text);
-}
-
-export function utf8Text(bytes: Uint8Array): string {
-  return decodeUtf8(bytes);
 }

@@ -57,44 +57,39 @@ export function resolveImagePreprocessing(
   defaultBatchSize = 16,
 ): ImagePreprocessing {
   if (dtype !== 'float32' && dtype !== 'int32') throw new ConfigError(`${where}: the input takes ${dtype} values, not images`);
-  const known = (d: number | undefined) => d !== undefined && d > 0;
+  const known = (d: number | undefined): d is number => d !== undefined && d > 0;
   const shape = inputShape;
-  const rank4 = shape !== undefined && shape.length === 4;
+  // What the shape tells: [batch, height, width, channels], or [batch, height, width] for gray images.
+  const image = shape?.length === 4 ? { height: shape[1], width: shape[2], channels: shape[3] } : shape?.length === 3 ? { height: shape[1], width: shape[2], channels: 1 } : {};
   const size = options.size === undefined ? undefined : Array.isArray(options.size) ? options.size : [options.size, options.size];
-  let height = size?.[0] ?? recorded?.image.height ?? (rank4 && known(shape[1]) ? shape[1] : undefined);
-  let width = size?.[1] ?? recorded?.image.width ?? (rank4 && known(shape[2]) ? shape[2] : undefined);
-  if (shape !== undefined && shape.length === 3 && recorded === undefined) {
-    height ??= known(shape[1]) ? shape[1] : undefined;
-    width ??= known(shape[2]) ? shape[2] : undefined;
-  }
-  const shapeChannels = rank4 && (shape[3] === 1 || shape[3] === 3) ? shape[3] : shape?.length === 3 ? 1 : undefined;
-  const channels = options.channels ?? recorded?.image.channels ?? shapeChannels ?? 3;
+  const height = size?.[0] ?? recorded?.image.height ?? (known(image.height) ? image.height : undefined);
+  const width = size?.[1] ?? recorded?.image.width ?? (known(image.width) ? image.width : undefined);
+  const channels = options.channels ?? recorded?.image.channels ?? (image.channels === 1 || image.channels === 3 ? image.channels : 3);
   if (height === undefined || width === undefined) {
     const shown = shape === undefined ? 'unknown' : `[${shape.join(', ')}]`;
     throw new ConfigError(`${where}: the input's image size cannot be told from its shape ${shown}; give the size (height and width)`);
   }
-  const recordedNorm = recorded?.normalize;
-  const scale = options.scale ?? recordedNorm?.scale ?? 1 / 255;
-  const mean = options.mean !== undefined ? asList(options.mean) : (recordedNorm?.mean ?? [0]);
-  const std = options.std !== undefined ? asList(options.std) : (recordedNorm?.std ?? [1]);
+  const scale = options.scale ?? recorded?.normalize.scale ?? 1 / 255;
+  const mean = options.mean !== undefined ? asList(options.mean) : (recorded?.normalize.mean ?? [0]);
+  const std = options.std !== undefined ? asList(options.std) : (recorded?.normalize.std ?? [1]);
   for (const [name, list] of [['mean', mean], ['std', std]] as const) {
     if (list.length !== 1 && list.length !== channels) throw new ConfigError(`${where}: ${name} needs 1 or ${channels} values, got ${list.length}`);
   }
   if (std.some((s) => s === 0)) throw new ConfigError(`${where}: std must not be 0`);
+  // One example as fed: the model's own shape where it is fully known, else what was recorded, else the image's.
+  const exampleShape =
+    shape !== undefined && shape.length > 1 && shape.slice(1).every(known)
+      ? shape.slice(1)
+      : (recorded?.input.shape ?? (shape?.length === 3 ? [height, width] : [height, width, channels]));
   const pixels = height * width * channels;
-  let exampleShape: number[];
-  if (shape !== undefined && shape.slice(1).every(known) && shape.length > 1) exampleShape = shape.slice(1);
-  else if (recorded !== undefined) exampleShape = [...recorded.input.shape];
-  else exampleShape = shape !== undefined && shape.length === 3 ? [height, width] : [height, width, channels];
   const count = exampleShape.reduce((a, b) => a * b, 1);
   if (count !== pixels) {
     throw new ConfigError(
       `${where}: the input takes examples of shape [${exampleShape.join(', ')}] (${count} values), but a ${height}×${width} image with ${channels} channel${channels === 1 ? '' : 's'} has ${pixels}; give the size and channels it needs`,
     );
   }
-  // An input of unknown rank (a tensor fed inside a graph, such as Inception's Mul:0) is fed one image at a time.
+  // An input of unknown rank (a tensor inside a graph, such as Inception's Mul:0) is fed one image at a time.
   const fixedBatch = shape === undefined || known(shape[0]);
-  const batchSize = shape === undefined ? 1 : known(shape[0]) ? shape[0]! : defaultBatchSize;
   return {
     height,
     width,
@@ -103,9 +98,9 @@ export function resolveImagePreprocessing(
     scale,
     mean,
     std,
-    exampleShape: shape === undefined ? [height, width, channels] : exampleShape,
+    exampleShape,
     dtype: dtype === 'int32' ? 'int32' : (recorded?.input.dtype ?? 'float32'),
-    batchSize,
+    batchSize: shape === undefined ? 1 : known(shape[0]) ? shape[0] : defaultBatchSize,
     fixedBatch,
   };
 }

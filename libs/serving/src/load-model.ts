@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, DataError, closestMatch } from '@dlexp/core';
 import { registerSerializables } from '@dlexp/layers';
 import { decodeGraphDef } from './graph-def-binary';
-import type { FrozenGraph, HostDtype } from './graph-def';
+import type { FrozenGraph, HostDtype, HostTensor } from './graph-def';
 import { locateModel, readBytes, readGraphModel, readModelJson, readWeights, type ModelFormat } from './model-files';
 import { readPreprocessing, type PreprocessingSpec } from './preprocessing';
 import { selectSubgraph } from './subgraph';
@@ -46,8 +46,12 @@ function wholeBuffer(data: Uint8Array): ArrayBuffer {
 
 /** A frozen graph in the form tf.loadGraphModel reads from memory. */
 export function graphModelArtifacts(frozen: FrozenGraph): tf.io.ModelArtifacts {
-  const ordered = frozen.graph.node.filter((n) => n.op === 'Const').map((n) => [n.name, frozen.constants.get(n.name)!] as const);
-  const { specs, data } = encodeWeights(ordered.filter(([, v]) => v !== undefined) as [string, NonNullable<(typeof ordered)[number][1]>][]);
+  const ordered: [string, HostTensor][] = [];
+  for (const node of frozen.graph.node) {
+    const value = node.op === 'Const' ? frozen.constants.get(node.name) : undefined;
+    if (value !== undefined) ordered.push([node.name, value]);
+  }
+  const { specs, data } = encodeWeights(ordered);
   return {
     modelTopology: frozen.graph as unknown as tf.io.ModelArtifacts['modelTopology'],
     format: 'graph-model',

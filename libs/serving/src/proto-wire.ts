@@ -274,11 +274,3 @@ export class WireWriter {
     return out;
   }
 }
-
-export function encodeUtf8(text: string): Uint8Array {
-  return utf8Encoder.encode(text);
-}
-
-export function decodeUtf8(bytes: Uint8Array): string {
-  return utf8.decode(bytes);
-}
