@@ -126,6 +126,7 @@ describe('layersModelToGraph', () => {
     x = apply(tf.layers.dense({ units: 3, activation: 'swish', name: 'sw' }), x);
     const output = apply(tf.layers.softmax({ name: 'probabilities' }), x);
     const model = tf.model({ inputs: input, outputs: output });
+    const before = tf.memory().numTensors;
     const bn = model.getLayer('stem_bn');
     const stats = [tf.randomUniform([4], -1, 1, 'float32', 1), tf.randomUniform([4], -1, 1, 'float32', 2), tf.randomUniform([4], 0.2, 2, 'float32', 3)];
     bn.setWeights(stats);
@@ -137,6 +138,7 @@ describe('layersModelToGraph', () => {
     const [got] = await runGraph(decodeGraphDef(encodeGraphDef(exported.frozen), 'keras.pb'), { pixels: image }, ['probabilities']);
     expect(maxDifference(got!, expected)).toBeLessThan(1e-5);
     tf.dispose(image);
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 
@@ -170,6 +172,7 @@ describe('layersModelToGraph', () => {
   });
 
   it('names the layer it cannot export', () => {
+    const before = tf.memory().numTensors;
     const input = tf.input({ shape: [6, 3] });
     const output = tf.layers.conv1d({ filters: 2, kernelSize: 2, name: 'c1d' }).apply(input) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: output });
@@ -177,7 +180,10 @@ describe('layersModelToGraph', () => {
     expect(() => layersModelToGraph(model)).toThrow(/layer 'c1d' \(Conv1D\): no TensorFlow export/);
     const seq = tf.input({ shape: [null, 3] });
     const lstm = tf.layers.lstm({ units: 2, name: 'open_lstm' }).apply(seq) as tf.SymbolicTensor;
-    expect(() => layersModelToGraph(tf.model({ inputs: seq, outputs: lstm }))).toThrow(/layer 'open_lstm' \(LSTM\): needs a known number of time steps/);
+    const recurrent = tf.model({ inputs: seq, outputs: lstm });
+    expect(() => layersModelToGraph(recurrent)).toThrow(/layer 'open_lstm' \(LSTM\): needs a known number of time steps/);
     model.dispose();
+    recurrent.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -21,7 +21,10 @@ import {
  * knows from the model work in the graph too.
  */
 
-/** GraphDef producer of TensorFlow 1.15, the first with AddV2, so TF 1.15 and 2.x load these graphs. */
+/**
+ * The GraphDef producer version written. TensorFlow accepts graphs from any older producer; the
+ * ops used here (AddV2 among them) need TensorFlow 1.15 or 2.x.
+ */
 const PRODUCER = 134;
 
 const FLOAT: AttrValueJson = typeAttr('float32');

@@ -192,15 +192,17 @@ describe('predict on images with the models this project trains', () => {
   });
 
   it('asks for the image size when the model cannot tell it', async () => {
-    const model = await loadInferenceModel(join(tmp.dir, 'cnn-pb', 'model.pb'));
-    try {
-      const strange = { ...model, preprocessing: undefined, input: { ...model.input, shape: [-1, 784] } };
-      await expect(predict(strange, [files[0]!])).rejects.toThrow(ConfigError);
-      await expect(predict(strange, [files[0]!])).rejects.toThrow(/image size cannot be told from its shape \[-1, 784\]/);
-      await expect(predict(strange, [files[0]!], { size: 28, channels: 3 })).rejects.toThrow(/a 28×28 image with 3 channels has 2352/);
-    } finally {
-      model.dispose();
-    }
+    await leakFree(async () => {
+      const model = await loadInferenceModel(join(tmp.dir, 'cnn-pb', 'model.pb'));
+      try {
+        const strange = { ...model, preprocessing: undefined, input: { ...model.input, shape: [-1, 784] } };
+        await expect(predict(strange, [files[0]!])).rejects.toThrow(ConfigError);
+        await expect(predict(strange, [files[0]!])).rejects.toThrow(/image size cannot be told from its shape \[-1, 784\]/);
+        await expect(predict(strange, [files[0]!], { size: 28, channels: 3 })).rejects.toThrow(/a 28×28 image with 3 channels has 2352/);
+      } finally {
+        model.dispose();
+      }
+    });
   });
 });
 
