@@ -6,6 +6,7 @@ import { buildModel, createModelRegistries, type GraphModelConfig } from '@dlexp
 import { decodeGraphDef, encodeGraphDef } from './graph-def-binary';
 import type { FrozenGraph } from './graph-def';
 import { exportModel } from './export-model';
+import { inspectGraph } from './inspect';
 import { layersModelToGraph } from './layers-to-graph';
 import { graphModelArtifacts } from './load-model';
 import { readBytes, readGraphModel } from './model-files';
@@ -166,6 +167,15 @@ describe('layersModelToGraph', () => {
     expect(Array.from(frozen.constants.get('hidden/kernel')!.values as Float32Array)).toEqual(Array.from(kernel));
     expect(Array.from(fromPb.constants.get('hidden/kernel')!.values as Float32Array)).toEqual(Array.from(kernel));
 
+    for (const [path, format] of [[run, 'layers-model'], [join(tmp.dir, 'gm'), 'graph-model'], [join(tmp.dir, 'pb', 'model.pb'), 'frozen-pb']] as const) {
+      const inspection = await inspectGraph(path);
+      expect(inspection.format).toBe(format);
+      expect(inspection.inputs).toEqual([{ name: 'input:0', dtype: 'float32', shape: [-1, 4] }]);
+      expect(inspection.outputs).toEqual([{ name: 'out:0', op: 'Identity' }]);
+      expect(inspection.unsupportedOps).toEqual([]);
+      expect(inspection.constants).toEqual({ count: 4, values: 4 * 3 + 3 + 3 * 2 + 2 });
+    }
+    expect(tf.memory().numTensors).toBe(before);
     await expect(exportModel(run, join(tmp.dir, 'gm'), { format: 'graph-model' })).rejects.toThrow(/already exists/);
     await expect(exportModel(join(tmp.dir, 'gm'), join(tmp.dir, 'again'), { format: 'frozen-pb' })).rejects.toThrow(/is a graph-model; export takes a Layers model/);
     built.model.dispose();
