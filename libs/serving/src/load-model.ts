@@ -73,10 +73,10 @@ export async function loadFrozenGraph(
 ): Promise<InferenceModel> {
   const preprocessing = options.preprocessing;
   const subgraph = selectSubgraph(frozen, file, {
-    ...(options.input !== undefined || preprocessing?.input.name !== undefined ? { input: options.input ?? preprocessing!.input.name! } : {}),
-    ...(options.output !== undefined || preprocessing?.output?.name !== undefined ? { output: options.output ?? preprocessing!.output!.name! } : {}),
-    ...(options.preferredOutputs !== undefined ? { preferredOutputs: options.preferredOutputs } : {}),
-    ...(options.inputShape !== undefined ? { inputShape: options.inputShape } : {}),
+    input: options.input ?? preprocessing?.input.name,
+    output: options.output ?? preprocessing?.output?.name,
+    preferredOutputs: options.preferredOutputs,
+    inputShape: options.inputShape,
   });
   let model: tf.GraphModel;
   try {
