@@ -29,7 +29,7 @@ export default [
             { sourceTag: 'scope:backends', onlyDependOnLibsWithTags: ['scope:core', 'scope:native'] },
             { sourceTag: 'scope:serving', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:data'] },
             { sourceTag: 'scope:train', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:backends', 'scope:config'] },
-            { sourceTag: 'scope:tensorboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:data', 'scope:train'] },
+            { sourceTag: 'scope:tensorboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:data', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:plots', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:sweep', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:runner', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },

@@ -5,46 +5,46 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, runner, runnerEnvironment, temporaryFolder } from './helpers';
 
 describe('runner CLI', () => {
-  it('--help lists the commands and options', () => {
-    const result = runner(['--help']);
+  it('--help lists the commands and options', async () => {
+    const result = await runner(['--help']);
     expect(result.status).toBe(0);
     for (const word of ['validate', 'list', '--set', '--quick', '--backend', '--seed', '--out']) expect(result.stdout).toContain(word);
   });
-  it('unknown options and commands are usage errors (exit 2) with a suggestion', () => {
-    const option = runner(['experiments/linear-regression.yaml', '--sed', '3']);
+  it('unknown options and commands are usage errors (exit 2) with a suggestion', async () => {
+    const option = await runner(['experiments/linear-regression.yaml', '--sed', '3']);
     expect(option.status).toBe(2);
     expect(option.stderr.trim()).toBe('unknown option --sed; did you mean --seed? (see --help)');
-    expect(runner(['frobnicate']).status).toBe(2);
-    expect(runner(['experiments/linear-regression.yaml', '--seed', 'x']).stderr).toContain('--seed must be an integer');
+    expect((await runner(['frobnicate'])).status).toBe(2);
+    expect((await runner(['experiments/linear-regression.yaml', '--seed', 'x'])).stderr).toContain('--seed must be an integer');
   });
-  it('list prints every registry with parameters, defaults and descriptions', () => {
-    const result = runner(['list']);
+  it('list prints every registry with parameters, defaults and descriptions', async () => {
+    const result = await runner(['list']);
     expect(result.status).toBe(0);
     for (const heading of ['datasets:', 'models:', 'optimizers:', 'schedules:', 'initializers:', 'ops:', 'backends:']) expect(result.stdout).toContain(heading);
     expect(result.stdout).toMatch(/ {2}adam: .+\n {4}learningRate \(.*default 0\.001\): /);
-    const one = runner(['list', 'optimizers']);
+    const one = await runner(['list', 'optimizers']);
     expect(one.stdout).not.toContain('datasets:');
-    expect(runner(['list', 'optimisers']).status).toBe(2);
+    expect((await runner(['list', 'optimisers'])).status).toBe(2);
   });
-  it('validate reports every file and exits 2 when any is invalid', () => {
-    const result = runner(['validate', 'experiments/linear-regression.yaml', 'no-such.yaml']);
+  it('validate reports every file and exits 2 when any is invalid', async () => {
+    const result = await runner(['validate', 'experiments/linear-regression.yaml', 'no-such.yaml']);
     expect(result.status).toBe(2);
     expect(result.stdout).toContain('experiments/linear-regression.yaml: ok');
     expect(result.stderr).toContain('no-such.yaml:1:1: cannot read the experiment: no such file');
   });
-  it('backend auto says what it picked and why it passed over the others, without native noise', () => {
-    const result = runner(['experiments/mnist-softmax.yaml', '--quick', '--out', join(temporaryFolder('auto-'), 'run')]);
+  it('backend auto says what it picked and why it passed over the others, without native noise', async () => {
+    const result = await runner(['experiments/mnist-softmax.yaml', '--quick', '--out', join(temporaryFolder('auto-'), 'run')]);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^backend: \w+ \(picked by auto; .*\)$/m);
     expect(result.stdout).toMatch(/^backend: skipped cuda: /m);
     expect(result.stderr).not.toMatch(/artificially reduced/);
   });
-  it('schema --check agrees with the committed schema', () => {
-    expect(runner(['schema', '--check']).status).toBe(0);
+  it('schema --check agrees with the committed schema', async () => {
+    expect((await runner(['schema', '--check'])).status).toBe(0);
   });
-  it('resolves paths against the folder it was run from, and writes runs/<name>/<run-id>/ there', () => {
+  it('resolves paths against the folder it was run from, and writes runs/<name>/<run-id>/ there', async () => {
     const cwd = temporaryFolder('cwd-');
-    const result = runner([join(ROOT, 'experiments/linear-regression.yaml'), '--quick'], { cwd });
+    const result = await runner([join(ROOT, 'experiments/linear-regression.yaml'), '--quick'], { cwd });
     expect(result.status).toBe(0);
     const runs = readdirSync(join(cwd, 'runs', 'linear-regression'));
     expect(runs).toHaveLength(1);

@@ -7,9 +7,9 @@ const experiments = readdirSync(join(ROOT, 'experiments')).filter((f) => f.endsW
 
 // Every experiment's real code path, at its own small --quick budget, on the backend `auto` picks.
 describe.each(experiments)('experiments/%s --quick', (file) => {
-  it('completes and meets quick.expect', () => {
+  it('completes and meets quick.expect', async () => {
     const out = join(temporaryFolder('quick-'), 'run');
-    const result = runner([`experiments/${file}`, '--quick', '--out', out]);
+    const result = await runner([`experiments/${file}`, '--quick', '--out', out]);
     expect(result.stderr).not.toMatch(/internal error/);
     expect(result.status).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

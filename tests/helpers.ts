@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,10 +25,24 @@ export function runnerEnvironment(extra: Record<string, string> = {}): NodeJS.Pr
   return env;
 }
 
-/** Runs the runner's bin as a user would (`npx runner` resolves to the same file). */
-export function runner(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
-  const result = spawnSync(RUNNER, args, { cwd: options.cwd ?? ROOT, env: runnerEnvironment(options.env), encoding: 'utf8', timeout: 300_000 });
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+/**
+ * Runs the runner's bin as a user would (`npx runner` resolves to the same file). Asynchronous, so
+ * the test worker stays responsive to vitest while a long run goes on.
+ */
+export function runner(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(RUNNER, args, { cwd: options.cwd ?? ROOT, env: runnerEnvironment(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
 }
 
 export function temporaryFolder(prefix: string): string {

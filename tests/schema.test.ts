@@ -14,12 +14,12 @@ describe('the committed JSON Schema', () => {
     const committed = JSON.parse(readFileSync(join(ROOT, SCHEMA_FILE), 'utf8'));
     expect(committed).toEqual(generateSchema(catalogOf(createRunnerRegistries())));
   });
-  it('offers exactly the registered backends (plus auto) for backend:, as list and --help show them', () => {
+  it('offers exactly the registered backends (plus auto) for backend:, as list and --help show them', async () => {
     const schema = generateSchema(catalogOf(createRegistries())) as { properties: { backend: { enum: string[] } } };
     const names = BACKEND_ENTRIES.map((e) => e.name);
     expect(schema.properties.backend.enum).toEqual(['auto', ...names]);
     expect(createRegistries().backends.names()).toEqual(names);
-    const listed = runner(['list', 'backends']).stdout;
+    const listed = (await runner(['list', 'backends'])).stdout;
     for (const name of names) expect(listed).toContain(`  ${name}: `);
   });
   it('documents every parameter', () => {
@@ -42,8 +42,8 @@ describe.each(experiments)('experiments/%s', (file) => {
     const firstLine = readFileSync(join(ROOT, 'experiments', file), 'utf8').split('\n')[0];
     expect(firstLine).toBe('# yaml-language-server: $schema=../schema/experiment.schema.json');
   });
-  it('validates, in its full and its --quick form', () => {
-    const result = runner(['validate', `experiments/${file}`]);
+  it('validates, in its full and its --quick form', async () => {
+    const result = await runner(['validate', `experiments/${file}`]);
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe(`experiments/${file}: ok`);
     expect(result.status).toBe(0);

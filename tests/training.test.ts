@@ -38,23 +38,20 @@ describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
   // run, so the kill below always lands mid-run, whatever the machine's speed.
   const args = [SOFTMAX, '--quick', '--backend', backend, '--set', 'train.checkpointEvery=3', '--set', 'train.epochs=12'];
 
-  it('is reproducible: the same config, seed and backend give the same metrics.jsonl apart from timeMs', () => {
-    const [a, b] = [1, 2].map(() => {
-      const out = join(temporaryFolder('repeat-'), 'run');
-      expect(runner([...args, '--out', out]).status).toBe(0);
-      return out;
-    });
+  it('is reproducible: the same config, seed and backend give the same metrics.jsonl apart from timeMs', async () => {
+    const [a, b] = [join(temporaryFolder('repeat-'), 'run'), join(temporaryFolder('repeat-'), 'run')];
+    for (const out of [a, b]) expect((await runner([...args, '--out', out])).status).toBe(0);
     expect(metricsWithoutTime(a!)).toEqual(metricsWithoutTime(b!));
     expect(summaryOf(a!).metrics).toEqual(summaryOf(b!).metrics);
   });
 
   it('resumes a run killed with SIGKILL mid-epoch to exactly the metrics and weights of an uninterrupted run', async () => {
     const whole = join(temporaryFolder('whole-'), 'run');
-    expect(runner([...args, '--out', whole]).status).toBe(0);
+    expect((await runner([...args, '--out', whole])).status).toBe(0);
     const killed = join(temporaryFolder('killed-'), 'run');
     await startAndStop(args, killed, 'SIGKILL', 2);
     expect(existsSync(join(killed, 'summary.json'))).toBe(false);
-    const resumed = runner(['resume', killed]);
+    const resumed = await runner(['resume', killed]);
     expect(resumed.stdout).toMatch(/resuming from step \d+/);
     expect(resumed.status).toBe(0);
     expect(metricsWithoutTime(killed)).toEqual(metricsWithoutTime(whole));
@@ -64,33 +61,34 @@ describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
 });
 
 describe('across backends', () => {
-  it('cpu and wasm reach the same results within float tolerance', () => {
-    const runs = ['cpu', 'wasm'].map((backend) => {
+  it('cpu and wasm reach the same results within float tolerance', async () => {
+    const runs: Record<string, number>[] = [];
+    for (const backend of ['cpu', 'wasm']) {
       const out = join(temporaryFolder(`across-${backend}-`), 'run');
-      expect(runner([SOFTMAX, '--quick', '--backend', backend, '--out', out]).status).toBe(0);
-      return summaryOf(out).metrics as Record<string, number>;
-    });
+      expect((await runner([SOFTMAX, '--quick', '--backend', backend, '--out', out])).status).toBe(0);
+      runs.push(summaryOf(out).metrics as Record<string, number>);
+    }
     for (const key of Object.keys(runs[0]!)) expect(runs[1]![key]).toBeCloseTo(runs[0]![key]!, 3);
   });
 });
 
 // WebGPU runs on any Vulkan adapter; CI installs Mesa's software one and sets DLEXP_REQUIRE_WEBGPU=1
 // so that these run there. Elsewhere they run when an adapter exists, and say why when not.
-const webgpuProbe = runner(['experiments/linear-regression.yaml', '--quick', '--backend', 'webgpu', '--out', join(temporaryFolder('webgpu-probe-'), 'run')]);
+const webgpuProbe = await runner(['experiments/linear-regression.yaml', '--quick', '--backend', 'webgpu', '--out', join(temporaryFolder('webgpu-probe-'), 'run')]);
 const noWebgpu = process.env['DLEXP_REQUIRE_WEBGPU'] === '1' || webgpuProbe.status === 0 ? undefined : webgpuProbe.stderr.trim();
 if (noWebgpu !== undefined) console.warn(`webgpu training tests skipped: ${noWebgpu}`);
 
 describe.skipIf(noWebgpu !== undefined)('training on webgpu', () => {
-  it('trains, checkpoints and evaluates (every tensor read back asynchronously)', () => {
+  it('trains, checkpoints and evaluates (every tensor read back asynchronously)', async () => {
     expect(webgpuProbe.status).toBe(0);
     const out = join(temporaryFolder('webgpu-'), 'run');
-    const result = runner([SOFTMAX, '--quick', '--backend', 'webgpu', '--out', out]);
+    const result = await runner([SOFTMAX, '--quick', '--backend', 'webgpu', '--out', out]);
     expect(result.status).toBe(0);
     const summary = summaryOf(out);
     expect(summary.backend).toMatchObject({ name: 'webgpu', tfBackend: 'webgpu' });
     expect(typeof summary.backend.adapter).toBe('string');
     expect(readdirSync(join(out, 'checkpoints')).length).toBeGreaterThan(0);
-    expect(runner(['evaluate', out]).status).toBe(0);
+    expect((await runner(['evaluate', out])).status).toBe(0);
   });
 });
 
@@ -101,27 +99,27 @@ describe('interrupting and restoring', () => {
     expect(code).toBe(130);
     const summary = summaryOf(out);
     expect(summary.status).toBe('interrupted');
-    expect(runner(['resume', out]).status).toBe(0);
+    expect((await runner(['resume', out])).status).toBe(0);
     expect(summaryOf(out).status).toBe('completed');
-    expect(runner(['resume', out]).stderr).toMatch(/already completed/);
+    expect((await runner(['resume', out])).stderr).toMatch(/already completed/);
   });
 
-  it('evaluate restores the saved model (TF.js Layers format) and reproduces its test metrics', () => {
+  it('evaluate restores the saved model (TF.js Layers format) and reproduces its test metrics', async () => {
     const out = join(temporaryFolder('evaluate-'), 'run');
-    expect(runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out]).status).toBe(0);
+    expect((await runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out])).status).toBe(0);
     const model = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8'));
     expect(model.format).toBe('layers-model');
     expect(model.weightsManifest[0].paths).toEqual(['weights.bin']);
-    const result = runner(['evaluate', out, '--split', 'test']);
+    const result = await runner(['evaluate', out, '--split', 'test']);
     expect(result.status).toBe(0);
     const accuracy = summaryOf(out).metrics['test.accuracy'] as number;
     expect(result.stdout).toMatch(new RegExp(`test\\.accuracy\\s+│ ${accuracy.toPrecision(4).replace(/0+$/, '').replace('.', '\\.')}`));
-    expect(runner(['evaluate', out, '--split', 'nope']).status).toBe(2);
+    expect((await runner(['evaluate', out, '--split', 'nope'])).status).toBe(2);
   });
 
   it('the saved model loads with tf.loadLayersModel once the layers library\'s classes are registered', async () => {
     const out = join(temporaryFolder('load-'), 'run');
-    expect(runner(['experiments/mnist-cnn.yaml', '--quick', '--backend', 'wasm', '--set', 'data.limit={train: 100, test: 50}', '--set', 'quick.expect={}', '--out', out]).status).toBe(0);
+    expect((await runner(['experiments/mnist-cnn.yaml', '--quick', '--backend', 'wasm', '--set', 'data.limit={train: 100, test: 50}', '--set', 'quick.expect={}', '--out', out])).status).toBe(0);
     registerSerializables();
     const json = JSON.parse(readFileSync(join(out, 'model', 'model.json'), 'utf8'));
     const weights = readFileSync(join(out, 'model', 'weights.bin'));
@@ -141,18 +139,18 @@ describe('interrupting and restoring', () => {
 });
 
 describe('early stopping', () => {
-  it('stops when the watched metric stops improving, and says so in summary.json', () => {
+  it('stops when the watched metric stops improving, and says so in summary.json', async () => {
     const out = join(temporaryFolder('early-'), 'run');
-    const result = runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.epochs=30', '--set', 'train.earlyStopping={metric: test.loss, patience: 2, minDelta: 0.01}']);
+    const result = await runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.epochs=30', '--set', 'train.earlyStopping={metric: test.loss, patience: 2, minDelta: 0.01}']);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/early stopping: test\.loss did not improve for 2 epochs; stopped after epoch \d+/);
     const summary = summaryOf(out);
     expect(summary.stoppedEarlyAtEpoch).toBeLessThan(30);
     expect(summary.timing.epochs).toBe(summary.stoppedEarlyAtEpoch);
   });
-  it('a watched metric that is never measured is a config error before training', () => {
+  it('a watched metric that is never measured is a config error before training', async () => {
     const out = join(temporaryFolder('early-bad-'), 'run');
-    const result = runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.earlyStopping={metric: validation.loss}']);
+    const result = await runner([SOFTMAX, '--quick', '--backend', 'cpu', '--out', out, '--set', 'train.earlyStopping={metric: validation.loss}']);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/train\.earlyStopping\.metric: 'validation\.loss' is not measured at epoch ends/);
     expect(existsSync(out)).toBe(false);
@@ -160,9 +158,9 @@ describe('early stopping', () => {
 });
 
 describe('grid sweeps', () => {
-  it('run one trial per combination and name the best in <out>/summary.json', () => {
+  it('run one trial per combination and name the best in <out>/summary.json', async () => {
     const out = join(temporaryFolder('sweep-'), 'sweep');
-    const result = runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--backend', 'cpu', '--out', out]);
+    const result = await runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--backend', 'cpu', '--out', out]);
     expect(result.status).toBe(0);
     expect(readdirSync(join(out, 'trials')).sort()).toEqual(['trial-001', 'trial-002']);
     const summary = summaryOf(out);
@@ -179,17 +177,17 @@ describe('grid sweeps', () => {
     expect(summary.best.id).toBe(best.id);
     expect(result.stdout).toMatch(/best: trial-00\d \(test\.accuracy = /);
     // a trial is a normal run: it can be evaluated (and resumed) on its own
-    const evaluated = runner(['evaluate', join(out, 'trials', 'trial-001')]);
+    const evaluated = await runner(['evaluate', join(out, 'trials', 'trial-001')]);
     expect(evaluated.status).toBe(0);
     expect(evaluated.stdout).toContain('test.accuracy');
   });
-  it('validate every trial before running any', () => {
+  it('validate every trial before running any', async () => {
     const out = join(temporaryFolder('sweep-bad-'), 'sweep');
-    const result = runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--out', out, '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']);
+    const result = await runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--out', out, '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']);
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/--set:1:\d+: sweep\.parameters\[model\.loss\.type\]\.values\.1: model\.loss\.type: unknown loss 'crossEntropy'/);
     // validate checks every trial too
-    expect(runner(['validate', 'experiments/mnist-loss-comparison.yaml', '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']).status).toBe(2);
+    expect((await runner(['validate', 'experiments/mnist-loss-comparison.yaml', '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]'])).status).toBe(2);
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -1,1 +1,1 @@
-export { main, EXIT, reportError, createRunnerRegistries } from './main';
+export { main, EXIT, reportError, createRunnerRegistries, usage } from './main';

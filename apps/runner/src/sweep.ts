@@ -43,8 +43,8 @@ export interface SweepOptions {
   root: string;
   argv: string[];
   print(line: string): void;
-  /** Where each trial reports (the console). */
-  sinks: RunSink[];
+  /** Where each trial reports (the console, TensorBoard with the trial's values, plots). */
+  sinksFor(trial: LoadedExperiment, parameters: TrialParameters): RunSink[];
   signal?: AbortSignal;
   versions?: Record<string, string>;
   backendOptions?: RunOptions['backendOptions'];
@@ -122,7 +122,7 @@ export async function runSweep(base: LoadedExperiment, registries: Registries, o
       out: join(out, 'trials', id),
       root: options.root,
       argv: options.argv,
-      sinks: options.sinks,
+      sinks: options.sinksFor(trial, parameters),
       invocation: { ...options.invocation, trial: trialOverrides(parameters, sweep.parameters) },
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
       ...(options.versions !== undefined ? { versions: options.versions } : {}),

@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, fillDefaults, parsePath, type Diagnostic, type JsonSchema, type ParamSchema } from '@dlexp/core';
 import type { ConfigCatalog } from './catalog';
 import { experimentParams, generateSchema } from './schema';
-import { trainParams, type ExpectationConfig, type TrainConfig } from './sections';
+import { trainParams, type ExpectationConfig, type TensorBoardConfig, type TrainConfig } from './sections';
 import { ExperimentSource } from './source';
 import { validateAgainstSchema } from './validate';
 import type { SweepConfig, TrialParameters } from './sweep-section';
@@ -22,6 +22,8 @@ export interface ResolvedExperiment {
   model: Entry;
   train: TrainConfig;
   expect: Record<string, ExpectationConfig>;
+  tensorboard: TensorBoardConfig | false;
+  plots: boolean;
   quick?: { set?: Record<string, unknown>; expect?: Record<string, ExpectationConfig> };
   sweep?: SweepConfig;
 }

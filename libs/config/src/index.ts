@@ -10,7 +10,7 @@ export { loadExperiment, normalize, schemaFor } from './experiment';
 export type { ResolvedExperiment, LoadedExperiment, LoadOptions } from './experiment';
 export { generateSchema, experimentParams, SCHEMA_FILE } from './schema';
 export { trainParams, expectParam, objectSchema, expectationSchema } from './sections';
-export type { TrainConfig, EarlyStoppingConfig, KeepBestConfig, ExpectationConfig } from './sections';
+export type { TrainConfig, EarlyStoppingConfig, KeepBestConfig, ExpectationConfig, StopCondition, TensorBoardConfig } from './sections';
 export { sweepParam, trialOverrides } from './sweep-section';
 export type { SweepConfig, SweepParameterConfig, TrialParameters } from './sweep-section';
 export { validateAgainstSchema } from './validate';

@@ -2,6 +2,7 @@ import { entrySchema, param, type JsonSchema, type ParamSchema } from '@dlexp/co
 import type { ConfigCatalog, UnionKind } from './catalog';
 import { expectationSchema, expectParam, objectSchema, trainParams } from './sections';
 import { sweepParam } from './sweep-section';
+import type { TensorBoardConfig } from './sections';
 
 /** The committed schema file, relative to the repository root. */
 export const SCHEMA_FILE = 'schema/experiment.schema.json';
@@ -23,6 +24,37 @@ export function experimentParams(catalog: Pick<ConfigCatalog, 'backends' | 'swee
     model: param.union('model', { description: 'The model: {type: ops, ...} for a graph of raw ops.', required: true }),
     train: param.custom({ $ref: '#/$defs/train' }, { description: 'How to train: optimizer, budget (steps or epochs), batch size, logging.', required: true }),
     expect: expectParam,
+    tensorboard: param.custom<TensorBoardConfig | false>(
+      {
+        anyOf: [
+          { type: 'boolean', const: false },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              histogramsEvery: {
+                anyOf: [{ type: 'string', const: 'epoch' }, { type: 'integer', minimum: 1 }],
+                default: 'epoch',
+                description: 'How often weights, biases and gradients are written as histograms (with mean, stddev, min and max): epoch (every epoch end) or a number of steps.',
+              },
+              projector: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['layer'],
+                properties: {
+                  layer: { type: 'string', description: 'The layer whose output is the embedding, by name (e.g. fc1).' },
+                  split: { type: 'string', enum: ['train', 'validation', 'test'], default: 'test', description: 'The split the examples come from.' },
+                  samples: { type: 'integer', minimum: 1, maximum: 10000, default: 2000, description: 'How many examples (the first ones of the split).' },
+                },
+                description: "Export a layer's output for TensorBoard's projector at the end: the embedding, metadata.tsv with the labels, and a sprite of the images.",
+              },
+            },
+          },
+        ],
+      },
+      { description: 'TensorBoard event files under <run-dir>/tensorboard/ (on by default; false turns them off): scalars every logged step, histograms, the graph.', default: {} },
+    ),
+    plots: param.boolean({ description: 'Write SVG and PNG figures to <run-dir>/plots/ when the run ends.', default: true }),
     // Without sweep methods (the engine alone, not the runner) an experiment cannot hold a sweep.
     ...(catalog.sweepMethods.length > 0 ? { sweep: sweepParam(catalog.sweepMethods) } : {}),
     quick: param.custom(

@@ -24,6 +24,22 @@ export interface TrainConfig {
   earlyStopping?: EarlyStoppingConfig;
   keepBest?: KeepBestConfig;
   nanCheckEvery?: number;
+  stopWhen?: StopCondition[];
+}
+
+/** Ends training early (as completed) once a logged value crosses a bound: an optimizer escaping a saddle. */
+export interface StopCondition {
+  metric: string;
+  above?: number;
+  below?: number;
+  /** Said in the log and recorded in summary.json, e.g. 'escaped the saddle'. */
+  reason?: string;
+}
+
+/** The `tensorboard:` block (or false). */
+export interface TensorBoardConfig {
+  histogramsEvery?: 'epoch' | number;
+  projector?: { layer: string; split?: 'train' | 'validation' | 'test'; samples?: number };
 }
 
 export interface KeepBestConfig {
@@ -86,6 +102,28 @@ export const trainParams: ParamSchema<TrainConfig> = {
       },
     },
     { description: 'Keep the checkpoint of the epoch with the best value of a metric (checkpoints/best/), for evaluate --checkpoint best.' },
+  ),
+  stopWhen: param.custom<StopCondition[]>(
+    {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['metric'],
+        minProperties: 2,
+        properties: {
+          metric: { type: 'string', description: 'A value of the logged rows: train.loss, a fetched node such as radius, or an epoch-end metric.' },
+          above: { type: 'number', description: 'Stop once the value is above this.' },
+          below: { type: 'number', description: 'Stop once the value is below this.' },
+          reason: { type: 'string', description: "What stopping means, said in the log and recorded in summary.json (e.g. 'escaped the saddle')." },
+        },
+      },
+    },
+    {
+      description:
+        'End training (as completed, not failed) at the first logged row where a value crosses a bound: [{metric: radius, above: 10, reason: escaped}]. Checked at every logged step; a non-finite value counts as crossing.',
+    },
   ),
   earlyStopping: param.custom<EarlyStoppingConfig>(
     {

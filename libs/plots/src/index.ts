@@ -51,3 +51,4 @@ export type { ListedRun, ListedKind, ListOptions, PruneOptions, PruneResult } fr
 export { renderReport, writeReport, escapeHtml } from './report';
 export type { ReportOptions } from './report';
 export { formatNumber } from './format';
+export { createPlotsSink } from './sink';

@@ -33,3 +33,5 @@ export type { HParamInfo, MetricInfo, HParamsExperiment, HParamsSessionStart, HP
 export { writeProjector, spritePng, MAX_SPRITE_SIZE } from './projector';
 export type { ProjectorEmbedding, ProjectorImages, ProjectorFiles } from './projector';
 export { encodePng } from './png';
+export { createTensorBoardSink, scalarTags, TENSORBOARD_FOLDER } from './sink';
+export type { TensorBoardSinkOptions } from './sink';

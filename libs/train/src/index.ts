@@ -26,7 +26,7 @@ export type { LoopState } from './loop/loop-state';
 export { ModelConfigError } from './models/trainable-model';
 export type { TrainableModel, Batch, MetricSums, ModelContext, ModelFiles, ModelRegistry } from './models/trainable-model';
 export { combineSinks } from './sinks/sink';
-export type { RunSink, RunStart, RunEnd, RunSummary, LoggedRow, TensorSnapshot, TensorValues } from './sinks/sink';
+export type { RunSink, RunStart, RunEnd, RunSummary, LoggedRow, TensorSnapshot, TensorValues, Embedding } from './sinks/sink';
 export { createRunDirectorySink } from './sinks/run-directory-sink';
 export { RunDirectory, newRunId } from './storage/run-directory';
 export { CheckpointFolder } from './storage/checkpoints';

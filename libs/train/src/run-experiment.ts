@@ -6,6 +6,7 @@ import { activateBackend, type ActivateOptions } from '@dlexp/backends';
 import type { LoadedExperiment } from '@dlexp/config';
 import type { DataSplit } from '@dlexp/data';
 import { buildModel, checkWatchedMetrics, loadData, preflightKernels } from './build';
+import { computeEmbedding } from './embedding';
 import { checkExpectations, type ExpectationResult } from './expectations';
 import { configHash, type Invocation } from './invocation';
 import { collectPredictions, evaluateSplit } from './loop/evaluation';
@@ -72,6 +73,8 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
     model = await buildModel(experiment, registries, splits.train, say);
     optimizer = buildOptimizer(config.train, registries);
     await checkWatchedMetrics(experiment, model, splits);
+    // A projector layer that does not exist is a config error now, not after training.
+    await computeEmbedding(experiment, model, dataset);
 
     // --- The run directory exists only once the experiment is known to be runnable.
     const hash = configHash(config);
@@ -140,6 +143,7 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
         const stopping = config.train.earlyStopping!;
         say(`early stopping: ${stopping.metric} did not improve for ${stopping.patience ?? 3} epochs; stopped after epoch ${result.stoppedEarlyAt}`);
       }
+      if (result.stopped !== undefined) say(`stopped at step ${result.stopped.step}: ${result.stopped.reason}`);
       if (result.status === 'interrupted') say(`interrupted: checkpoint saved at step ${result.steps}; continue with: runner resume ${directory.path}`);
 
       // --- With keepBest.restore, what is measured and saved is the best checkpoint's model.
@@ -167,10 +171,12 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
         metrics,
         timing: timing(startedAt, result),
         ...(result.stoppedEarlyAt !== undefined ? { stoppedEarlyAtEpoch: result.stoppedEarlyAt } : {}),
+        ...(result.stopped !== undefined ? { stopped: result.stopped } : {}),
         ...(result.best !== undefined && keepBest !== undefined ? { best: { metric: keepBest.metric, value: result.best.value, step: result.best.step, restored: restoredBest } } : {}),
         ...(expectations.length > 0 ? { expectations } : {}),
       });
-      await sink.end({ summary, files, ...(result.status === 'completed' ? { model: await model.exportFiles() } : {}) });
+      const embedding = result.status === 'completed' ? await computeEmbedding(experiment, model, dataset) : undefined;
+      await sink.end({ summary, files, ...(result.status === 'completed' ? { model: await model.exportFiles() } : {}), ...(embedding !== undefined ? { embedding } : {}) });
       return { status: result.status, runDirectory: directory.path, metrics, expectations, summary };
     } catch (error) {
       summary.error = (error as Error).message;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '@dlexp/config';
 import { planSteps, shouldCheckpoint, shouldEvaluate, shouldLog, shouldReadLoss } from './step-plan';
 import { initialLoopState } from './loop-state';
-import { improves, observeForEarlyStopping, observeForKeepBest } from './watched-metric';
+import { describeStop, improves, metStopCondition, observeForEarlyStopping, observeForKeepBest } from './watched-metric';
 
 const base: TrainConfig = { optimizer: { type: 'sgd' }, shuffle: true, keepCheckpoints: 3 };
 
@@ -53,5 +53,17 @@ describe('watched metrics', () => {
 
   it('a watched metric missing from the row is a run error naming what the row has', () => {
     expect(() => observeForKeepBest({ metric: 'test.acc', goal: 'maximize', restore: false }, initialLoopState(), { 'train.loss': 1 }, 1)).toThrow(/keepBest watches 'test.acc'.*train\.loss/);
+  });
+});
+
+describe('stopWhen', () => {
+  it('meets the first condition a logged row crosses; infinity crosses, a missing value does not', () => {
+    const conditions = [{ metric: 'radius', above: 10, reason: 'escaped the saddle' }, { metric: 'train.loss', below: 1e-6 }];
+    expect(metStopCondition(conditions, { radius: 3, 'train.loss': 1 })).toBeUndefined();
+    expect(metStopCondition(conditions, { 'train.loss': 1 })).toBeUndefined();
+    const met = metStopCondition(conditions, { radius: 12.5, 'train.loss': 1 })!;
+    expect(describeStop(met, { radius: 12.5 })).toBe('escaped the saddle: radius = 12.5 (above 10)');
+    expect(metStopCondition(conditions, { radius: Infinity })).toBe(conditions[0]);
+    expect(describeStop(metStopCondition(conditions, { radius: 1, 'train.loss': 1e-9 })!, { 'train.loss': 1e-9 })).toBe('stopWhen: train.loss = 1e-9 (below 0.000001)');
   });
 });

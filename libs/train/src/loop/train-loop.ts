@@ -9,7 +9,7 @@ import type { Checkpoint, CheckpointStore } from '../storage/checkpoints';
 import { disposeBatch, evaluateSplit } from './evaluation';
 import { initialLoopState, type LoopState } from './loop-state';
 import { planSteps, shouldCheckpoint, shouldEvaluate, shouldLog, shouldReadLoss, type StepMoment } from './step-plan';
-import { observeForEarlyStopping, observeForKeepBest } from './watched-metric';
+import { describeStop, metStopCondition, observeForEarlyStopping, observeForKeepBest } from './watched-metric';
 
 export type Splits = Partial<Record<'train' | 'validation' | 'test', DataSplit>>;
 
@@ -37,6 +37,8 @@ export interface TrainResult {
   trainMs: number;
   /** keepBest: the best value of its metric and the step of that checkpoint. */
   best?: { value: number; step: number };
+  /** A stopWhen condition that ended training, at the step it was met. */
+  stopped?: { reason: string; step: number; metric: string; value: number };
 }
 
 /**
@@ -77,6 +79,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   };
   let status: TrainResult['status'] = 'completed';
   let stoppedEarlyAt: number | undefined;
+  let stopped: TrainResult['stopped'];
 
   try {
     while (plan.totalSteps === undefined || state.step < plan.totalSteps) {
@@ -117,7 +120,14 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       const epoch = epochEnd || plan.stepsPerEpoch === undefined ? completedEpochs : info.epoch + (info.index + 1) / plan.stepsPerEpoch;
       let stop = false;
       if (shouldLog(plan, at)) {
-        const row: Record<string, number> = { step: state.step, epoch, 'train.loss': await loss.takeMean(state.step), ...(await model.fetchedValues()) };
+        const row: Record<string, number> = {
+          step: state.step,
+          epoch,
+          'train.loss': await loss.takeMean(state.step),
+          // The rate the step just taken used (steps are 0-based in schedules).
+          learningRate: optimizer.learningRate(state.step - 1),
+          ...(await model.fetchedValues()),
+        };
         if (shouldEvaluate(plan, at)) {
           for (const name of ['validation', 'test'] as const) {
             const split = inputs.splits[name];
@@ -128,6 +138,11 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
         row['timeMs'] = Math.round(elapsed());
         await sink.row(row);
         state.loggedRows++;
+        const condition = metStopCondition(train.stopWhen, row);
+        if (condition !== undefined) {
+          stopped = { reason: describeStop(condition, row), step: state.step, metric: condition.metric, value: row[condition.metric]! };
+          stop = true;
+        }
         if (shouldEvaluate(plan, at)) {
           if (train.keepBest !== undefined && observeForKeepBest(train.keepBest, state, row, state.step)) await save('best');
           if (train.earlyStopping !== undefined && observeForEarlyStopping(train.earlyStopping, state, row) === 'stop') {
@@ -155,6 +170,7 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
     trainMs: elapsed(),
   };
   if (stoppedEarlyAt !== undefined) result.stoppedEarlyAt = stoppedEarlyAt;
+  if (stopped !== undefined) result.stopped = stopped;
   if (state.keepBest !== undefined && state.keepBest !== null) result.best = state.keepBest;
   return result;
 }

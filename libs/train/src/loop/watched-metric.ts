@@ -1,5 +1,5 @@
 import { RunError } from '@dlexp/core';
-import type { EarlyStoppingConfig, KeepBestConfig } from '@dlexp/config';
+import type { EarlyStoppingConfig, KeepBestConfig, StopCondition } from '@dlexp/config';
 import type { LoopState } from './loop-state';
 
 function valueOf(row: Record<string, number>, metric: string, purpose: string): number {
@@ -35,4 +35,24 @@ export function observeForKeepBest(config: KeepBestConfig, state: LoopState, row
   if (!improves(value, state.keepBest?.value ?? null, config.goal)) return false;
   state.keepBest = { value, step };
   return true;
+}
+
+/**
+ * The first stop condition a logged row meets, if any. A value that is not finite counts as
+ * crossing either bound (a point running off to infinity has escaped too). A row without the
+ * metric (a held-out metric between epoch ends) meets nothing.
+ */
+export function metStopCondition(conditions: StopCondition[] | undefined, row: Record<string, number>): StopCondition | undefined {
+  return conditions?.find((c) => {
+    const value = row[c.metric];
+    if (value === undefined) return false;
+    if (!Number.isFinite(value)) return true;
+    return (c.above !== undefined && value > c.above) || (c.below !== undefined && value < c.below);
+  });
+}
+
+/** How a met stop condition is said: its reason, or the bound it crossed. */
+export function describeStop(condition: StopCondition, row: Record<string, number>): string {
+  const bound = condition.above !== undefined && !(row[condition.metric]! < condition.above) ? `above ${condition.above}` : `below ${condition.below}`;
+  return `${condition.reason ?? 'stopWhen'}: ${condition.metric} = ${row[condition.metric]} (${bound})`;
 }

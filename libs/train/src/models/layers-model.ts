@@ -215,6 +215,20 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
       return result;
     },
     fetchedValues: async () => ({}),
+    embed: async (layer, batch) => {
+      const names = built.model.layers.map((l) => l.name);
+      if (!names.includes(layer)) throw new ModelConfigError([{ path: [], message: `no layer named '${layer}' to take an embedding from (layers: ${names.join(', ')})` }]);
+      // A model sharing the layers up to `layer`: no weights are copied, and disposing it would
+      // dispose them, so it is left to the garbage collector.
+      const head = tf.model({ inputs: built.model.inputs, outputs: built.model.getLayer(layer).output as tf.SymbolicTensor });
+      const output = head.predict(inputsOf(batch)) as tf.Tensor;
+      const rows = output.shape[0] ?? 0;
+      const flat = tf.reshape(output, [rows, -1]);
+      const values = (await flat.data()) as Float32Array;
+      const dims = flat.shape[1] ?? 0;
+      tf.dispose([output, flat]);
+      return { values, dims };
+    },
     dispose: () => built.model.dispose(),
   };
   return model;

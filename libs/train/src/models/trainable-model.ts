@@ -48,6 +48,11 @@ export interface TrainableModel {
   exportFiles(): Promise<ModelFiles>;
   /** Sets the weights from files written by `exportFiles` (`folder` names them in errors). */
   importFiles(files: ModelFiles, folder: string): void;
+  /**
+   * The output of the layer named `layer` for a batch, one row per example (flattened), for the
+   * projector. Undefined for models without named layers; a ModelConfigError for an unknown name.
+   */
+  embed?(layer: string, batch: Batch): Promise<{ values: Float32Array; dims: number }>;
   /** Rows of predictions to save with the run, if the model declares any. */
   predictions?(batch: Batch): Promise<{ file: string; columns: Record<string, number[]> } | undefined>;
   dispose(): void;

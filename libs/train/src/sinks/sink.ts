@@ -49,10 +49,25 @@ export interface RunSummary {
   configHash: string;
   versions: Record<string, string>;
   stoppedEarlyAtEpoch?: number;
+  /** A stopWhen condition ended training: why, at which step, and the value that crossed. */
+  stopped?: { reason: string; step: number; metric: string; value: number };
   /** With keepBest: the step of the best checkpoint and its metric value. */
   best?: { metric: string; value: number; step: number; restored: boolean };
   expectations?: ExpectationResult[];
   error?: string;
+}
+
+/** A layer's output on examples of a split, with their labels and images, for the projector. */
+export interface Embedding {
+  layer: string;
+  split: string;
+  values: Float32Array;
+  rows: number;
+  dims: number;
+  /** The label of each example (class names where the dataset names them). */
+  labels: string[];
+  /** The examples as images, when they are images: [rows, height, width, channels] in [0, 1]. */
+  images?: { height: number; width: number; channels: 1 | 3; pixels: Float32Array };
 }
 
 /** What a run tells its sinks at the end (after a failure too, with the error). */
@@ -62,6 +77,8 @@ export interface RunEnd {
   model?: ModelFiles;
   /** Extra files the model asked to keep (predictions.csv), by name. */
   files: Map<string, string>;
+  /** The embedding `tensorboard.projector` asks for (completed runs only). */
+  embedding?: Embedding;
 }
 
 /**

@@ -18,7 +18,7 @@ function gitCommit(): string | undefined {
 
 /** Versions recorded in every summary.json, so a result can be traced to what produced it. */
 export function collectVersions(): Record<string, string> {
-  const runner = (require('../package.json') as { version: string }).version;
+  const runner = (require('../../package.json') as { version: string }).version;
   const versions: Record<string, string> = { dlexp: runner, node: process.versions.node, tfjs: tf.version.tfjs };
   const commit = gitCommit();
   if (commit !== undefined) versions['gitCommit'] = commit;

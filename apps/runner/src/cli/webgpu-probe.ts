@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { WebgpuAdapterSummary } from '@dlexp/backends';
 
-const PROBE = fileURLToPath(new URL('../probes/webgpu-adapter.cjs', import.meta.url));
+const PROBE = fileURLToPath(new URL('../../probes/webgpu-adapter.cjs', import.meta.url));
 
 /**
  * The WebGPU adapter Dawn offers, asked for in a short-lived child process whose output is kept
