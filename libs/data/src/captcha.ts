@@ -1,9 +1,15 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createCanvas, GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
 import { ConfigError, DataError, param, RandomStream, type ParamSpec, type RegistryEntry } from '@dlexp/core';
-import { createColumn, inMemorySplit, type ArrayColumn, type DatasetContext, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
+import { cacheKey, userCacheDirectory } from './cache';
+import { createColumn, inMemorySplit, type ArrayColumn, type DataSplit, type DatasetContext, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
+import { encodeExample, type Example } from './example';
+import { isFile } from './files';
 import { rgbaToFloat, type ChannelCount } from './image';
+import { writeTFRecordFile } from './tfrecord';
+import { openTFRecordSplit, type TFRecordFeatureSpec } from './tfrecord-dataset';
 
 type Entry<P> = RegistryEntry<P, DatasetContext, Promise<LoadedDataset>>;
 
@@ -32,6 +38,8 @@ export interface CaptchaParams {
   maxRotation: number;
   noiseLines: number;
   noiseDots: number;
+  storage: 'memory' | 'tfrecord';
+  cacheDir?: string;
 }
 
 /** Family names private to this library, so no system font can ever be picked instead. */
@@ -125,6 +133,57 @@ function generate(r: Renderer, seed: number, split: SplitName, count: number): I
   return inMemorySplit(columns);
 }
 
+/**
+ * Bumped whenever drawing or the record layout changes, so records cached by an older version are
+ * never read as if they were this version's.
+ */
+const RECORD_FORMAT = 1;
+
+/** The options that decide every pixel and label: the cache key (the sample counts only name files). */
+function generatorOptions(p: CaptchaParams, seed: number): Record<string, unknown> {
+  const { length, alphabet, width, height, channels, fonts, maxRotation, noiseLines, noiseDots } = p;
+  return { format: RECORD_FORMAT, seed, length, alphabet, width, height, channels, fonts, maxRotation, noiseLines, noiseDots };
+}
+
+/** One captcha as a tf.train.Example: `image` raw pixel bytes (row-major, channels last), `y0`… the character ids. */
+function* captchaExamples(r: Renderer, seed: number, split: SplitName, count: number): Generator<Uint8Array> {
+  const { p } = r;
+  const channels = p.channels as ChannelCount;
+  const pixels = new Float32Array(p.height * p.width * channels);
+  for (let i = 0; i < count; i++) {
+    const ids = render(r, seed, split, i);
+    rgbaToFloat(r.ctx.getImageData(0, 0, p.width, p.height).data, channels, 1, pixels);
+    const bytes = new Uint8Array(pixels.length);
+    for (let j = 0; j < pixels.length; j++) bytes[j] = Math.round(pixels[j]!);
+    const example: Example = { image: { kind: 'bytes', values: [bytes] } };
+    ids.forEach((id, k) => (example[`y${k}`] = { kind: 'int64', values: [id] }));
+    yield encodeExample(example);
+  }
+}
+
+/** How the records written by {@link captchaExamples} read back: the features of the in-memory form. */
+function recordFeatures(p: CaptchaParams): Record<string, TFRecordFeatureSpec> {
+  const specs: Record<string, TFRecordFeatureSpec> = { x: { key: 'image', kind: 'bytes', shape: [p.height, p.width, p.channels], scale: 1 / 255 } };
+  for (let k = 0; k < p.length; k++) specs[`y${k}`] = { kind: 'int64', shape: [] };
+  return specs;
+}
+
+/**
+ * The course's pipeline: a split's captchas written once to a TFRecord file in the cache folder
+ * of these generator options and seed, then streamed back through the tfrecord reader. The file
+ * is written atomically, so a run killed while writing leaves nothing half-written to reuse.
+ */
+async function recordedSplit(r: Renderer, seed: number, split: SplitName, count: number, folder: string): Promise<{ split: DataSplit; generated: boolean }> {
+  const file = join(folder, `${split}-${count}.tfrecord`);
+  const generated = !(await isFile(file));
+  if (generated) {
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'options.json'), `${JSON.stringify(generatorOptions(r.p, seed), null, 2)}\n`);
+    await writeTFRecordFile(file, captchaExamples(r, seed, split, count));
+  }
+  return { split: { ...openTFRecordSplit([file], recordFeatures(r.p)), size: count }, generated };
+}
+
 export const captchaDataset: Entry<CaptchaParams> = {
   name: 'captcha',
   description:
@@ -145,6 +204,19 @@ export const captchaDataset: Entry<CaptchaParams> = {
     maxRotation: param.number({ description: 'Largest rotation of a character, in degrees either way.', default: 25, minimum: 0, maximum: 90 }),
     noiseLines: param.integer({ description: 'Random lines drawn over the text.', default: 3, minimum: 0 }),
     noiseDots: param.integer({ description: 'Random single-pixel dots drawn over the text.', default: 30, minimum: 0 }),
+    storage: param.oneOf(['memory', 'tfrecord'] as const, {
+      description:
+        '`memory`: the images are drawn at every run and held in memory. `tfrecord`: each split is drawn once into a TFRecord ' +
+        'file of tf.train.Examples (`image` raw pixel bytes, `y0`… int64 ids) in a cache folder keyed by these options and ' +
+        'the seed, then streamed back from it through the tfrecord reader (the course\'s pipeline); later runs reuse the file.',
+      default: 'memory',
+    }),
+    cacheDir: param.string({
+      description:
+        'Where `storage: tfrecord` keeps its files (relative to the experiment file). Default: $DLEXP_CACHE_DIR, else ' +
+        '$XDG_CACHE_HOME/dlexp, else ~/.cache/dlexp.',
+      minLength: 1,
+    }),
   },
   async create(p, context) {
     if (p.channels !== 1 && p.channels !== 3) throw new ConfigError('channels: 1 (gray) or 3 (RGB)');
@@ -152,14 +224,23 @@ export const captchaDataset: Entry<CaptchaParams> = {
     if ([...p.alphabet].length !== p.alphabet.length) throw new ConfigError('alphabet: characters outside the Basic Multilingual Plane are not supported');
     const canvas = createCanvas(p.width, p.height);
     const renderer: Renderer = { ctx: canvas.getContext('2d'), families: p.fonts.map(fontFamily), p };
-    const splits: Partial<Record<SplitName, InMemorySplit>> = {};
+    const splits: Partial<Record<SplitName, DataSplit>> = {};
+    const folder = join(p.cacheDir !== undefined ? context.resolvePath(p.cacheDir) : userCacheDirectory(), 'captcha', cacheKey(generatorOptions(p, context.seed)));
+    let generated = 0;
     for (const [name, count] of Object.entries(p.samples) as [SplitName, number | undefined][]) {
-      if (count !== undefined && count > 0) splits[name] = generate(renderer, context.seed, name, count);
+      if (count === undefined || count === 0) continue;
+      if (p.storage === 'memory') splits[name] = generate(renderer, context.seed, name, count);
+      else {
+        const recorded = await recordedSplit(renderer, context.seed, name, count, folder);
+        splits[name] = recorded.split;
+        if (recorded.generated) generated++;
+      }
     }
     if (Object.keys(splits).length === 0) throw new ConfigError('samples: generate at least one image');
     const chars = [...p.alphabet];
     const vocabularies = Object.fromEntries(Array.from({ length: p.length }, (_, k) => [`y${k}`, chars]));
     const sizes = Object.entries(splits).map(([s, split]) => `${split.size} ${s}`);
-    return { description: `captcha: ${sizes.join(' / ')} images ${p.width}x${p.height}x${p.channels} of ${p.length} characters from '${p.alphabet}'`, splits, vocabularies };
+    const stored = p.storage === 'memory' ? '' : `; streamed from TFRecord files in ${folder}${generated > 0 ? ` (${generated} written now)` : ' (cached)'}`;
+    return { description: `captcha: ${sizes.join(' / ')} images ${p.width}x${p.height}x${p.channels} of ${p.length} characters from '${p.alphabet}'${stored}`, splits, vocabularies };
   },
 };

@@ -52,3 +52,4 @@ export type { Example, ExampleFeature, FeatureKind } from './example';
 export { writeSplitToTFRecord, inspectTFRecord, openTFRecordSplit, materializeSplit } from './tfrecord-dataset';
 export type { TFRecordInspection, TFRecordFeatureSpec } from './tfrecord-dataset';
 export { decodeImage } from './image';
+export { userCacheDirectory, cacheKey } from './cache';
