@@ -29,7 +29,7 @@ describe('linear regression (the course: y = 0.1x + 0.2)', () => {
     expect(Object.keys(summary.metrics).sort()).toEqual(['b', 'k', 'train.loss']);
     // logged every 20 steps, plus the first and the last
     expect(metrics.map((m) => m['step'])).toEqual([1, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 201]);
-    for (const row of metrics) expect(Object.keys(row).sort()).toEqual(['b', 'epoch', 'k', 'step', 'timeMs', 'train.loss']);
+    for (const row of metrics) expect(Object.keys(row).sort()).toEqual(['b', 'epoch', 'k', 'learningRate', 'step', 'timeMs', 'train.loss']);
     expect(readFileSync(join(out, 'config.resolved.yaml'), 'utf8')).toContain('learningRate: 0.2');
     // the graph, as a TensorFlow GraphDef
     const graph = JSON.parse(readFileSync(join(out, 'graph.json'), 'utf8')) as { node: { name: string; op: string; input?: string[] }[] };
@@ -177,7 +177,7 @@ train: {optimizer: {type: sgd}, steps: 1}
     const again = await runner(['experiments/linear-regression.yaml', '--quick', '--out', out]);
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/the folder is not empty/);
-    expect(readdirSync(out).sort()).toEqual(['checkpoints', 'config.resolved.yaml', 'graph.json', 'invocation.json', 'metrics.jsonl', 'model', 'summary.json']);
+    expect(readdirSync(out).sort()).toEqual(['checkpoints', 'config.resolved.yaml', 'graph.json', 'invocation.json', 'metrics.jsonl', 'model', 'plots', 'summary.json', 'tensorboard']);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).status).toBe('completed');
   });
 });
