@@ -241,6 +241,7 @@ export const captchaDataset: Entry<CaptchaParams> = {
     const vocabularies = Object.fromEntries(Array.from({ length: p.length }, (_, k) => [`y${k}`, chars]));
     const sizes = Object.entries(splits).map(([s, split]) => `${split.size} ${s}`);
     const stored = p.storage === 'memory' ? '' : `; streamed from TFRecord files in ${folder}${generated > 0 ? ` (${generated} written now)` : ' (cached)'}`;
-    return { description: `captcha: ${sizes.join(' / ')} images ${p.width}x${p.height}x${p.channels} of ${p.length} characters from '${p.alphabet}'${stored}`, splits, vocabularies };
+    const images = { x: { image: { height: p.height, width: p.width, channels: p.channels as 1 | 3 }, mode: 'unit' as const, scale: 1 / 255, mean: [0], std: [1] } };
+    return { description: `captcha: ${sizes.join(' / ')} images ${p.width}x${p.height}x${p.channels} of ${p.length} characters from '${p.alphabet}'${stored}`, splits, vocabularies, images };
   },
 };

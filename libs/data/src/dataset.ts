@@ -71,6 +71,25 @@ export interface LoadedDataset {
    * alphabet of captcha positions, the categories of a CSV column. Index i names id i.
    */
   vocabularies?: Record<string, string[]>;
+  /**
+   * How image features were made from pixels, by feature (`x`): what a saved model needs to
+   * prepare a new image file exactly as the dataset prepared its training images.
+   */
+  images?: Record<string, ImageEncoding>;
+}
+
+/**
+ * An image feature's values from its pixels: decoded, converted to `channels` (gray as
+ * 0.299 R + 0.587 G + 0.114 B), sized `height` × `width`, then (pixel · scale − mean[c]) / std[c]
+ * with pixel in 0..255 (one mean and std for every channel, or one per channel).
+ */
+export interface ImageEncoding {
+  image: { height: number; width: number; channels: 1 | 3 };
+  /** The dataset option it follows: `unit` is pixel / 255, `raw` the pixel, `standardize` (pixel − mean) / std. */
+  mode: 'unit' | 'raw' | 'standardize' | 'custom';
+  scale: number;
+  mean: number[];
+  std: number[];
 }
 
 export interface DatasetContext {

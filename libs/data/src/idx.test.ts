@@ -115,6 +115,17 @@ describe('mnist', () => {
     }
     expect(sum / x.length).toBeCloseTo(0, 4);
     expect(Math.sqrt(sq / x.length)).toBeCloseTo(1, 3);
+    // The statistics it used, so a saved model can prepare a new image the same way.
+    const encoding = data.images?.['x'];
+    expect(encoding?.image).toEqual({ height: 28, width: 28, channels: 1 });
+    expect(encoding?.mode).toBe('standardize');
+    expect(encoding!.mean[0]).toBeGreaterThan(20);
+    const pixel = 200;
+    const expected = (pixel * encoding!.scale - encoding!.mean[0]!) / encoding!.std[0]!;
+    const raw = asInMemory((await loadDataset('mnist', { normalize: 'raw', limit: { train: 2000 } })).splits.train!).columns['x']!.data;
+    const at = raw.indexOf(pixel);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(x[at]).toBeCloseTo(expected, 5);
   });
 
   it('rejects a validation count that leaves no training data', async () => {
@@ -128,6 +139,7 @@ describe('fashion-mnist and idx', () => {
     const data = await loadDataset('fashion-mnist', { limit: { train: 5, test: 5 } });
     expect(Array.from(asInMemory(data.splits.train!).columns['y']!.data)).toEqual([9, 0, 0, 3, 0]);
     expect(data.vocabularies?.['y']?.[9]).toBe('Ankle boot');
+    expect(data.images?.['x']).toEqual({ image: { height: 28, width: 28, channels: 1 }, mode: 'unit', scale: 1 / 255, mean: [0], std: [1] });
   });
 
   it('names the directory and the package when files are missing', async () => {

@@ -134,6 +134,7 @@ export const imageFolderDataset: Entry<ImageFolderParams> = {
       description: `imageFolder: ${sizes.join(' / ')} images of ${classes.length} classes, resized to [${h}, ${w}, ${c}]`,
       splits,
       vocabularies: { y: classes },
+      images: { x: { image: { height: h, width: w, channels: c }, mode: 'unit', scale: 1 / 255, mean: [0], std: [1] } },
     };
   },
 };

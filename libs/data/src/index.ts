@@ -37,6 +37,7 @@ export type {
   StreamedExample,
   DataSplit,
   LoadedDataset,
+  ImageEncoding,
   DatasetContext,
   DatasetRegistry,
 } from './dataset';
