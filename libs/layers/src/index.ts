@@ -49,12 +49,14 @@ export type { RandomContext, SeededDropoutArgs } from './dropout';
 export { createLossRegistry } from './losses';
 export type { Loss, LossContext, LossRegistry } from './losses';
 
-export { createMetricRegistry, MetricAccumulator } from './metrics';
+export { allCorrect, createMetricRegistry, MetricAccumulator } from './metrics';
 export type { Metric, MetricBatch, MetricContext, MetricRegistry } from './metrics';
 
 export {
   buildModel,
   createModelRegistries,
+  defaultLayerName,
+  outputDependencies,
   graphModelParams,
   layerNodeFields,
   sequentialModelParams,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { fillDefaults } from '@dlexp/core';
-import { createMetricRegistry, MetricAccumulator } from './index';
+import { allCorrect, createMetricRegistry, MetricAccumulator } from './index';
 
 const registry = createMetricRegistry();
 const create = (name: string, params: Record<string, unknown> = {}) => {
@@ -98,6 +98,21 @@ describe('MetricAccumulator', () => {
     });
     expect(acc.result()).toBeCloseTo(whole, 5);
     acc.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('allCorrect', () => {
+  it('counts the examples on which every output is right, with id and one-hot labels alike', () => {
+    const before = tf.memory().numTensors;
+    const first = { labels: tf.tensor1d([0, 1, 1], 'int32'), predictions: tf.tensor2d([[2, 1], [0, 3], [4, 0]]) };
+    const second = { labels: tf.tensor2d([[1, 0, 0], [0, 0, 1], [0, 1, 0]]), predictions: tf.tensor2d([[5, 0, 0], [0, 1, 2], [0, 9, 0]]) };
+    // Example 0: both right; 1: both right; 2: the first wrong.
+    const batch = allCorrect([first, second]);
+    expect(batch.sum.dataSync()[0]).toBe(2);
+    expect(batch.count).toBe(3);
+    batch.sum.dispose();
+    tf.dispose([first.labels, first.predictions, second.labels, second.predictions]);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

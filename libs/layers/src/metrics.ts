@@ -90,6 +90,23 @@ const meanAbsoluteError: MetricEntry<Record<string, never>> = {
   create: () => perExample('meanAbsoluteError', (l, p) => tf.abs(tf.sub(l, p))),
 };
 
+/**
+ * The share of examples on which every one of several classifier outputs is right: a whole
+ * captcha read correctly when each output is one of its characters. Each pair is one output's
+ * labels (ids or one-hot) and predictions (logits or probabilities; argmax decides).
+ */
+export function allCorrect(pairs: readonly { labels: tf.Tensor; predictions: tf.Tensor }[]): MetricBatch {
+  if (pairs.length === 0) throw new Error('allCorrect needs at least one output');
+  return tf.tidy(() => {
+    let every: tf.Tensor | undefined;
+    for (const { labels, predictions } of pairs) {
+      const correct = tf.equal(tf.argMax(predictions, -1), classIds(labels, predictions, 'sequence accuracy'));
+      every = every === undefined ? correct : tf.logicalAnd(every, correct);
+    }
+    return { sum: tf.sum(tf.cast(every!, 'float32')) as tf.Scalar, count: leading(pairs[0]!.predictions) };
+  });
+}
+
 export function createMetricRegistry(): MetricRegistry {
   const registry: MetricRegistry = new Registry('metric', 'metrics');
   for (const e of [accuracy, topKAccuracy, meanSquaredError, meanAbsoluteError]) {

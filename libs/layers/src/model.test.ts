@@ -7,6 +7,7 @@ import {
   createRandomContext,
   formatModelSummary,
   modelSummary,
+  outputDependencies,
   regularizationPenalty,
   trainableVariables,
   type GraphModelConfig,
@@ -169,6 +170,16 @@ describe('graph models', () => {
     });
   });
 
+  it('tell which layers each output depends on: the shared trunk and its own head', () => {
+    leakFree(() => {
+      const built = build(twoHeads);
+      const [digit, parity] = outputDependencies(built.model).map((names) => [...names].sort());
+      expect(digit).toEqual(['digitLogits', 'joined', 'trunk']);
+      expect(parity).toEqual(['parityLogits', 'trunk']);
+      return [built.model];
+    });
+  });
+
   it('chain nodes that do not list inputs and freeze nodes marked trainable: false', () => {
     leakFree(() => {
       const built = build({
@@ -287,6 +298,26 @@ describe('regularization', () => {
       expect(Object.keys(grads).length).toBeGreaterThanOrEqual(3);
       tf.dispose([value, ...Object.values(grads)]);
       expect(tf.memory().numTensors).toBe(before);
+      return [built.model];
+    });
+  });
+
+  it('sums only the penalties of the layers named, when asked', () => {
+    leakFree(() => {
+      const built = build({
+        input: { shape: [2] },
+        layers: [
+          { type: 'dense', units: 2, name: 'first', kernelInitializer: { type: 'ones' }, kernelRegularizer: { type: 'l1', l1: 1 } },
+          { type: 'dense', units: 1, name: 'second', kernelInitializer: { type: 'ones' }, kernelRegularizer: { type: 'l1', l1: 10 } },
+        ],
+      });
+      const values = [undefined, new Set(['first']), new Set(['second']), new Set<string>()].map((only) => {
+        const penalty = regularizationPenalty(built.model, only);
+        const value = penalty.dataSync()[0];
+        penalty.dispose();
+        return value;
+      });
+      expect(values).toEqual([4 + 20, 4, 20, 0]);
       return [built.model];
     });
   });

@@ -278,6 +278,30 @@ export function buildModel(config: ModelConfig, context: BuildContext): BuiltMod
   };
 }
 
+/** The name a layer gets when its config gives none: `<type>_<index>`, its index in the list from 0. */
+export function defaultLayerName(type: string, index: number): string {
+  return `${type}_${index}`;
+}
+
+/**
+ * For each output of a functional model (in the order of `model.outputs`), the names of the
+ * layers its value depends on (input layers left out). A layer several outputs depend on is
+ * shared (a trunk); one only a single output depends on belongs to that output's head.
+ */
+export function outputDependencies(model: tf.LayersModel): Set<string>[] {
+  return model.outputs.map((output) => {
+    const found = new Set<string>();
+    const pending: tf.layers.Layer[] = [output.sourceLayer as tf.layers.Layer];
+    while (pending.length > 0) {
+      const layer = pending.pop()!;
+      if (found.has(layer.name) || layer.getClassName() === 'InputLayer') continue;
+      found.add(layer.name);
+      for (const node of layer.inboundNodes) pending.push(...(node.inboundLayers as tf.layers.Layer[]));
+    }
+    return found;
+  });
+}
+
 function resolveNodes(
   written: LayerNodeConfig[],
   inputs: ResolvedInput[],
@@ -295,7 +319,7 @@ function resolveNodes(
   written.forEach((node, index) => {
     const path = `${listPath}.${index}`;
     const type = node[TYPE];
-    const name = node.name ?? `${type}_${index}`;
+    const name = node.name ?? defaultLayerName(type, index);
     let params: Record<string, unknown> = {};
     if (!registries.layers.has(type)) {
       const error = new UnknownNameError('layer', type, registries.layers.names());
@@ -331,7 +355,7 @@ function resolveNodes(
       nodeInputs = node.inputs;
       node.inputs.forEach((ref, i) => {
         if (!known.has(ref)) {
-          const later = written.slice(index).some((n, j) => (n.name ?? `${n[TYPE]}_${index + j}`) === ref);
+          const later = written.slice(index).some((n, j) => (n.name ?? defaultLayerName(n[TYPE], index + j)) === ref);
           problems.push(
             problem(
               `${path}.inputs.${i}`,

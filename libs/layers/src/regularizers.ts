@@ -51,12 +51,14 @@ export function createRegularizerRegistry(): RegularizerRegistry {
 
 /**
  * The total weight penalty of a built model, as one scalar to add to the loss inside the function
- * given to `tf.variableGrads`. Zero when no layer has a regularizer.
+ * given to `tf.variableGrads`. Zero when no layer has a regularizer. With `layers`, only the
+ * penalties of the layers named there (those a step trains, when it trains only some).
  */
-export function regularizationPenalty(model: tf.LayersModel): tf.Scalar {
+export function regularizationPenalty(model: tf.LayersModel, layers?: ReadonlySet<string>): tf.Scalar {
   return tf.tidy(() => {
     const terms: tf.Scalar[] = [];
     for (const layer of model.layers) {
+      if (layers !== undefined && !layers.has(layer.name)) continue;
       terms.push(...layer.calculateLosses());
       // Recurrent layers keep their weights, and so the penalties on them, in an inner cell that
       // is not among the model's layers.
