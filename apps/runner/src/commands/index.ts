@@ -2,6 +2,7 @@ import type { Command } from '../cli/context';
 import { dataCommand } from './data';
 import { evaluateCommand } from './evaluate';
 import { listCommand, schemaCommand } from './registry-commands';
+import { compareCommand, reportCommand, runsCommand } from './reports';
 import { resumeCommand, runCommand } from './run';
 import { validateCommand } from './validate';
 
@@ -9,4 +10,15 @@ import { validateCommand } from './validate';
  * Every command of the CLI, in the order --help lists them. A command is one file in this folder
  * and one line here; its logic lives in a library.
  */
-export const COMMANDS: Command[] = [runCommand, validateCommand, resumeCommand, evaluateCommand, dataCommand, listCommand, schemaCommand];
+export const COMMANDS: Command[] = [
+  runCommand,
+  validateCommand,
+  resumeCommand,
+  evaluateCommand,
+  dataCommand,
+  listCommand,
+  schemaCommand,
+  compareCommand,
+  runsCommand,
+  reportCommand,
+];
