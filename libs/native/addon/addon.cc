@@ -8,8 +8,10 @@
 
 #include "common.h"
 #include "conv.h"
+#include "elementwise.h"
 #include "matmul.h"
 #include "pool.h"
+#include "simd/loops.h"
 
 namespace dlexp {
 namespace {
@@ -43,6 +45,7 @@ Napi::Value info(const Napi::CallbackInfo& call) {
   const dnnl_version_t* v = dnnl_version();
   out.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   out.Set("isa", isaName(dnnl_get_effective_cpu_isa()));
+  out.Set("loops", loops().isa);
   out.Set("openmp", std::to_string(_OPENMP));
   out.Set("processors", omp_get_num_procs());
   out.Set("threads", threadCount());
@@ -68,6 +71,7 @@ Napi::Value memoryStats(const Napi::CallbackInfo& call) {
 
 Napi::Value release(const Napi::CallbackInfo& call) {
   releaseConvPlans();
+  releaseMatMulPlans();
   workspace().release();
   return call.Env().Undefined();
 }
@@ -86,6 +90,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("avgPool", Napi::Function::New(env, avgPool, "avgPool"));
   exports.Set("maxPoolGrad", Napi::Function::New(env, maxPoolGrad, "maxPoolGrad"));
   exports.Set("avgPoolGrad", Napi::Function::New(env, avgPoolGrad, "avgPoolGrad"));
+  exports.Set("binary", Napi::Function::New(env, binary, "binary"));
+  exports.Set("unary", Napi::Function::New(env, unary, "unary"));
+  exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
   return exports;
 }
 

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+extern "C" void openblas_set_num_threads(int threads);
+
 namespace dlexp {
 
 void fail(const Napi::Env& env, const std::string& message) { throw Napi::Error::New(env, message); }
@@ -72,6 +74,7 @@ int threadCount() { return g_threads; }
 void setThreadCount(int threads) {
   g_threads = threads < 1 ? 1 : threads;
   omp_set_num_threads(g_threads);
+  openblas_set_num_threads(g_threads);
 }
 
 void* Workspace::get(Slot slot, size_t bytes) {

@@ -5,5 +5,6 @@
 namespace dlexp {
 
 Napi::Value matMul(const Napi::CallbackInfo& info);
+void releaseMatMulPlans();
 
 }  // namespace dlexp

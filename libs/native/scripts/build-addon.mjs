@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const logFile = path.join(packageDir, 'build', 'install-build.log');
 const optional = process.argv.includes('--optional');
-const packages = 'g++ make python3 libdnnl-dev';
+const packages = 'g++ make python3 libdnnl-dev libopenblas-dev';
 const fix = `apt-get install -y ${packages} (Debian/Ubuntu), then npm run build:addon -w @dlexp/native`;
 
 function say(line) {
@@ -33,6 +33,12 @@ function commandExists(command) {
 /** The compiler finds oneDNN's header where the build will look for it. */
 function hasOneDnnHeader() {
   const probe = spawnSync('c++', ['-x', 'c++', '-E', '-', '-o', '/dev/null'], { input: '#include <dnnl.hpp>\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  return probe.status === 0;
+}
+
+/** The linker finds a library (`-l<name>`). */
+function canLink(name) {
+  const probe = spawnSync('c++', ['-x', 'c++', '-', '-o', '/dev/null', `-l${name}`], { input: 'int main() { return 0; }\n', stdio: ['pipe', 'ignore', 'ignore'] });
   return probe.status === 0;
 }
 
@@ -72,7 +78,8 @@ function main() {
   for (const command of ['c++', 'make', 'python3']) {
     if (!commandExists(command)) return giveUp(`${command} not found`);
   }
-  if (!hasOneDnnHeader()) return giveUp('oneDNN not found (dnnl.hpp: No such file; the package libdnnl-dev provides it)');
+  if (!hasOneDnnHeader() || !canLink('dnnl')) return giveUp('oneDNN not found (dnnl.hpp or libdnnl.so: No such file; the package libdnnl-dev provides them)');
+  if (!canLink('openblas')) return giveUp('OpenBLAS not found (libopenblas.so: No such file; the package libopenblas-dev provides it)');
   const nodeGyp = findNodeGyp();
   if (nodeGyp === undefined) return giveUp('node-gyp not found (it ships with npm)');
   const args = [nodeGyp, 'rebuild'];

@@ -14,6 +14,8 @@ export interface AddonInfo {
   onednn: string;
   /** The instruction set oneDNN's kernels use here, such as avx512_core. */
   isa: string;
+  /** The instruction set of the addon's own loops (elementwise, pooling): avx512, avx2 or baseline. */
+  loops: string;
   openmp: string;
   processors: number;
   threads: number;
@@ -37,6 +39,9 @@ export interface NativeAddon {
   avgPool(heap: Uint8Array, args: Float64Array): void;
   maxPoolGrad(heap: Uint8Array, args: Float64Array): void;
   avgPoolGrad(heap: Uint8Array, args: Float64Array): void;
+  binary(heap: Uint8Array, args: Float64Array): void;
+  unary(heap: Uint8Array, args: Float64Array): void;
+  sum(heap: Uint8Array, args: Float64Array): void;
 }
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,8 +51,8 @@ export const ADDON_FILE = path.join(PACKAGE_DIR, 'build', 'Release', 'dlexp_nati
 /** Where the install step writes what went wrong when it could not build the addon. */
 export const BUILD_LOG_FILE = path.join(PACKAGE_DIR, 'build', 'install-build.log');
 
-/** The Debian/Ubuntu packages the build needs: a C++ compiler, make and Python for node-gyp, oneDNN. */
-export const BUILD_PACKAGES = ['g++', 'make', 'python3', 'libdnnl-dev'] as const;
+/** The Debian/Ubuntu packages the build needs: a C++ compiler, make and Python for node-gyp, oneDNN, OpenBLAS. */
+export const BUILD_PACKAGES = ['g++', 'make', 'python3', 'libdnnl-dev', 'libopenblas-dev'] as const;
 /** Builds (or rebuilds) the addon in place. */
 export const BUILD_COMMAND = 'npm run build:addon -w @dlexp/native';
 const INSTALL_LINE = `apt-get install -y ${BUILD_PACKAGES.join(' ')}`;

@@ -29,7 +29,7 @@ export function probeNativeAddon(): NativeProbe {
   const threads = defaultThreads();
   return {
     available: true,
-    versions: { onednn: info.onednn, isa: info.isa, openmp: info.openmp },
+    versions: { onednn: info.onednn, isa: info.isa, loops: info.loops, openmp: info.openmp },
     threads,
     device: `oneDNN ${info.onednn}, ${info.isa}, ${info.processors} core${info.processors === 1 ? '' : 's'}`,
   };

@@ -1,11 +1,12 @@
 /**
  * BatchMatMul and _FusedMatMul on oneDNN's SGEMM (addon/matmul.cc): every transpose, batches
  * broadcast as on the cpu backend (entry i multiplies a[i % batchA] by b[i % batchB]), and the
- * fused bias and activation applied to each output row right after it is computed.
+ * fused bias and activation applied to each output row right after it is computed. A bias of any
+ * shape that broadcasts as a suffix of the output runs here (the wasm kernel takes only rank 1).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { ACTIVATION_CODES, heapBackend, nativeFloat32, offsetOf, present, sizeOf, type KernelArgs, type NativeKernel, type NativeKernelContext } from './kernel-context';
+import { ACTIVATION_CODES, heapBackend, offsetOf, present, sizeOf, type KernelArgs, type NativeKernel, type NativeKernelContext } from './kernel-context';
 
 interface MatMulAttrs {
   transposeA?: boolean;
@@ -14,11 +15,17 @@ interface MatMulAttrs {
   leakyreluAlpha?: number;
 }
 
-/** A bias or prelu alphas the addon can apply: one value, or one per output column. */
-function perColumn(t: TensorInfo, n: number): boolean {
+/**
+ * A bias or prelu alphas the addon can apply: its shape, leading 1s dropped, is a suffix of the
+ * output shape (one value, one per column, one per row and column...).
+ */
+function suffixOf(t: TensorInfo, outShape: number[]): boolean {
   if (t.dtype !== 'float32') return false;
-  const size = sizeOf(t.shape);
-  return size === 1 || (size === n && t.shape[t.shape.length - 1] === n);
+  const shape = [...t.shape];
+  while (shape.length > 0 && shape[0] === 1) shape.shift();
+  if (shape.length > outShape.length) return false;
+  const tail = outShape.slice(outShape.length - shape.length);
+  return shape.every((d, i) => d === tail[i]);
 }
 
 function createMatMul(context: NativeKernelContext, name: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
@@ -33,7 +40,8 @@ function createMatMul(context: NativeKernelContext, name: 'BatchMatMul' | '_Fuse
     const code = ACTIVATION_CODES[activation];
     const rankA = a.shape.length;
     const rankB = b.shape.length;
-    if (!nativeFloat32(a, b) || code === undefined || rankA < 2 || rankB < 2) return wasm(call);
+    // An empty inner dimension is fine (the product is zeros); an empty output is left to wasm.
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || code === undefined || rankA < 2 || rankB < 2) return wasm(call);
     const m = transposeA ? a.shape[rankA - 1]! : a.shape[rankA - 2]!;
     const k = transposeA ? a.shape[rankA - 2]! : a.shape[rankA - 1]!;
     const kB = transposeB ? b.shape[rankB - 1]! : b.shape[rankB - 2]!;
@@ -52,13 +60,18 @@ function createMatMul(context: NativeKernelContext, name: 'BatchMatMul' | '_Fuse
     // Entry i of the output pairs a[i % batchA] with b[i % batchB]: true broadcasting only when
     // one side has a single entry or both have the same count.
     if (sizeOf(outer) !== Math.max(batchA, batchB)) return wasm(call);
+    const outShape = [...outer, m, n];
     const hasBias = present(bias);
     const hasPrelu = activation === 'prelu';
-    if ((hasBias && !perColumn(bias, n)) || (hasPrelu && (!present(preluActivationWeights) || !perColumn(preluActivationWeights, n)))) {
+    if (
+      sizeOf(outShape) === 0 ||
+      (hasBias && !suffixOf(bias, outShape)) ||
+      (hasPrelu && (!present(preluActivationWeights) || !suffixOf(preluActivationWeights, outShape)))
+    ) {
       return wasm(call);
     }
     const backend = heapBackend(call.backend);
-    const out = backend.makeOutput([...outer, m, n], 'float32');
+    const out = backend.makeOutput(outShape, 'float32');
     const args = context.args;
     args[0] = offsetOf(backend, a);
     args[1] = offsetOf(backend, b);

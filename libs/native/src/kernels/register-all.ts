@@ -1,5 +1,6 @@
 /** Every kernel the addon provides, in one list (the model: tfjs-backend-wasm's register_all_kernels). */
 import { conv2D, conv2DBackpropFilter, conv2DBackpropInput, fusedConv2D } from './conv2d';
+import { binaryKernels, cast, identity, sum, unaryKernels } from './elementwise';
 import type { NativeKernel } from './kernel-context';
 import { batchMatMul, fusedMatMul } from './mat-mul';
 import { avgPool, avgPoolGrad, maxPool, maxPoolGrad } from './pool';
@@ -15,4 +16,9 @@ export const NATIVE_KERNEL_LIST: readonly NativeKernel[] = [
   maxPoolGrad,
   avgPool,
   avgPoolGrad,
+  ...binaryKernels,
+  ...unaryKernels,
+  sum,
+  identity,
+  cast,
 ];

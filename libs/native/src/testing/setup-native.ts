@@ -55,7 +55,7 @@ export async function valuesOn(backend: string, body: () => tf.Tensor | tf.Tenso
 export function relativeError(actual: Float32Array, expected: Float32Array): number {
   if (actual.length !== expected.length) return Infinity;
   let scale = 1;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  for (const v of expected) if (!Number.isNaN(v)) scale = Math.max(scale, Math.abs(v));
   let worst = 0;
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i]!;

@@ -1,0 +1,11 @@
+#pragma once
+
+#include <napi.h>
+
+namespace dlexp {
+
+Napi::Value binary(const Napi::CallbackInfo& info);
+Napi::Value unary(const Napi::CallbackInfo& info);
+Napi::Value sumReduce(const Napi::CallbackInfo& info);
+
+}  // namespace dlexp

@@ -1,0 +1,92 @@
+// The addon's own loops (elementwise passes, sums, pooling, the matmul epilogue), compiled once per
+// instruction set (AVX-512, AVX2+FMA, baseline x86-64) from loops-impl.cc; loops() picks the
+// widest the processor runs. oneDNN does its own dispatch; this is the same idea for the rest.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace dlexp {
+
+enum BinaryOp {
+  kAdd = 0,
+  kSub = 1,
+  kMul = 2,
+  kDiv = 3,
+  kMaximum = 4,
+  kMinimum = 5,
+  kSquaredDifference = 6,
+  kGreater = 7,
+  kGreaterEqual = 8,
+  kLess = 9,
+  kLessEqual = 10,
+  kEqual = 11,
+  kNotEqual = 12,
+  kBinaryOpCount = 13,
+};
+
+enum UnaryOp {
+  kRelu = 0,
+  kRelu6 = 1,
+  kStep = 2,
+  kNeg = 3,
+  kAbs = 4,
+  kSquare = 5,
+  kSqrt = 6,
+  kRsqrt = 7,
+  kExp = 8,
+  kLog = 9,
+  kTanh = 10,
+  kSigmoid = 11,
+  kLeakyRelu = 12,
+  kElu = 13,
+  kClip = 14,
+  kReciprocal = 15,
+  kUnaryOpCount = 16,
+};
+
+// Activations fused into matmuls (codes shared with src/kernels/kernel-context.ts).
+enum Activation { kLinear = 0, kActRelu = 1, kActRelu6 = 2, kActElu = 3, kActLeakyRelu = 4, kActSigmoid = 5, kActPrelu = 6 };
+
+// a op b over an output of `dims`, a and b read with `strideA`/`strideB` (0 where broadcast).
+struct BinaryLayout {
+  int rank = 1;
+  int64_t dims[6] = {1, 1, 1, 1, 1, 1};
+  int64_t strideA[6] = {};
+  int64_t strideB[6] = {};
+};
+
+struct PoolGeometry {
+  int n, inH, inW, c, outH, outW, filterH, filterW, strideH, strideW, padTop, padLeft;
+};
+
+// Bias and activation applied to matmul output rows. `bias`/`prelu` broadcast as a suffix of the
+// output: `length` is 1 or a multiple of the row length, element e reads entry e % length.
+struct Epilogue {
+  const float* bias = nullptr;
+  size_t biasLength = 0;
+  int activation = kLinear;
+  float alpha = 0.f;
+  const float* prelu = nullptr;
+  size_t preluLength = 0;
+  bool active() const { return bias != nullptr || activation != kLinear; }
+};
+
+struct Loops {
+  const char* isa;
+  // Comparisons write bytes (TF.js bool), the rest floats.
+  void (*binary)(int op, const BinaryLayout& layout, const float* a, const float* b, void* out, int threads);
+  void (*unary)(int op, const float* x, float* out, int64_t count, float alpha, float beta, int threads);
+  // out[o, i] = sum over r of x[o, r, i], in double; `scratch` holds threads * inner doubles.
+  void (*sum)(const float* x, float* out, int64_t outer, int64_t reduced, int64_t inner, int threads, double* scratch);
+  void (*poolForward)(const PoolGeometry& g, const float* x, float* y, bool isMax, int threads);
+  // `scratch` holds threads * 2 * channels floats.
+  void (*maxPoolGrad)(const PoolGeometry& g, const float* x, const float* dy, float* dx, int threads, float* scratch);
+  void (*avgPoolGrad)(const PoolGeometry& g, const float* dy, float* dx, int threads);
+  // Rows [0, rows) of n values starting at flat output index `first`.
+  void (*finishRows)(float* rows, int64_t count, int64_t n, int64_t first, const Epilogue& e);
+};
+
+const Loops& loops();
+
+}  // namespace dlexp

@@ -1,0 +1,213 @@
+/**
+ * Elementwise kernels (binary with broadcasting, unary, comparisons), Sum, and the copies that
+ * need not copy (Identity, Cast to the same type). They are passes over memory: the addon runs
+ * each with 512-bit vectors on every thread (addon/elementwise.cc).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { heapBackend, offsetOf, sizeOf, type KernelArgs, type NativeKernel, type NativeKernelContext } from './kernel-context';
+
+/** Operation codes of addon/elementwise.cc. */
+const BINARY_OPS = {
+  Add: 0,
+  Sub: 1,
+  Multiply: 2,
+  RealDiv: 3,
+  Maximum: 4,
+  Minimum: 5,
+  SquaredDifference: 6,
+  Greater: 7,
+  GreaterEqual: 8,
+  Less: 9,
+  LessEqual: 10,
+  Equal: 11,
+  NotEqual: 12,
+} as const;
+const FIRST_COMPARISON = BINARY_OPS.Greater;
+
+const UNARY_OPS = {
+  Relu: 0,
+  Relu6: 1,
+  Step: 2,
+  Neg: 3,
+  Abs: 4,
+  Square: 5,
+  Sqrt: 6,
+  Rsqrt: 7,
+  Exp: 8,
+  Log: 9,
+  Tanh: 10,
+  Sigmoid: 11,
+  LeakyRelu: 12,
+  Elu: 13,
+  ClipByValue: 14,
+  Reciprocal: 15,
+} as const;
+
+const MAX_RANK = 6;
+
+/**
+ * Writes the broadcast layout of a op b into args[4..22]: the output dims with a's and b's strides
+ * (0 where broadcast), dims of 1 dropped and neighbours merged wherever both operands run on
+ * contiguously. Returns false when more than MAX_RANK dims remain.
+ */
+function writeLayout(args: Float64Array, aShape: number[], bShape: number[], outShape: number[]): boolean {
+  const rank = outShape.length;
+  const stridesOf = (shape: number[]): number[] => {
+    const strides = new Array<number>(rank).fill(0);
+    let stride = 1;
+    for (let d = rank - 1, s = shape.length - 1; d >= 0; d--, s--) {
+      const extent = s >= 0 ? shape[s]! : 1;
+      strides[d] = extent === 1 ? 0 : stride;
+      stride *= extent;
+    }
+    return strides;
+  };
+  const sa = stridesOf(aShape);
+  const sb = stridesOf(bShape);
+  const dims: number[] = [];
+  const strideA: number[] = [];
+  const strideB: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const extent = outShape[d]!;
+    if (extent === 1) continue;
+    const last = dims.length - 1;
+    // The previous kept dim folds into this one when each operand steps from one to the next
+    // as if they were one dim.
+    if (last >= 0 && strideA[last] === sa[d]! * extent && strideB[last] === sb[d]! * extent) {
+      dims[last] = dims[last]! * extent;
+      strideA[last] = sa[d]!;
+      strideB[last] = sb[d]!;
+      continue;
+    }
+    dims.push(extent);
+    strideA.push(sa[d]!);
+    strideB.push(sb[d]!);
+  }
+  if (dims.length === 0) {
+    dims.push(1);
+    strideA.push(0);
+    strideB.push(0);
+  }
+  if (dims.length > MAX_RANK) return false;
+  args[4] = dims.length;
+  for (let d = 0; d < MAX_RANK; d++) {
+    args[5 + d] = dims[d] ?? 1;
+    args[11 + d] = strideA[d] ?? 0;
+    args[17 + d] = strideB[d] ?? 0;
+  }
+  return true;
+}
+
+function createBinary(context: NativeKernelContext, name: keyof typeof BINARY_OPS): KernelFunc {
+  const wasm = context.fallback(name);
+  const op = BINARY_OPS[name];
+  const outDtype = op >= FIRST_COMPARISON ? 'bool' : 'float32';
+  return (call) => {
+    const { a, b } = (call as KernelArgs).inputs as { a: TensorInfo; b: TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return wasm(call);
+    let outShape: number[];
+    try {
+      outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    } catch {
+      return wasm(call);
+    }
+    const args = context.args;
+    if (sizeOf(outShape) === 0 || sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0 || !writeLayout(args, a.shape, b.shape, outShape)) return wasm(call);
+    const backend = heapBackend(call.backend);
+    const out = backend.makeOutput(outShape, outDtype);
+    args[0] = offsetOf(backend, a);
+    args[1] = offsetOf(backend, b);
+    args[2] = offsetOf(backend, out);
+    args[3] = op;
+    context.addon.binary(backend.wasm.HEAPU8, args);
+    return out;
+  };
+}
+
+function createUnary(context: NativeKernelContext, name: keyof typeof UNARY_OPS): KernelFunc {
+  const wasm = context.fallback(name);
+  const op = UNARY_OPS[name];
+  return (call) => {
+    const { inputs, attrs } = call as KernelArgs;
+    const { x } = inputs as { x: TensorInfo };
+    const size = sizeOf(x.shape);
+    if (x.dtype !== 'float32' || size === 0) return wasm(call);
+    const args = context.args;
+    const a = (attrs ?? {}) as { alpha?: number; clipValueMin?: number; clipValueMax?: number };
+    if (name === 'ClipByValue') {
+      args[4] = a.clipValueMin ?? -Infinity;
+      args[5] = a.clipValueMax ?? Infinity;
+    } else {
+      // Step's alpha defaults to 0, LeakyRelu's to 0.2 (the op fills it in; these are fallbacks).
+      args[4] = a.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0);
+      args[5] = 0;
+    }
+    const backend = heapBackend(call.backend);
+    const out = backend.makeOutput([...x.shape], 'float32');
+    args[0] = offsetOf(backend, x);
+    args[1] = offsetOf(backend, out);
+    args[2] = op;
+    args[3] = size;
+    context.addon.unary(backend.wasm.HEAPU8, args);
+    return out;
+  };
+}
+
+/** Sum over axes that lie next to each other (the layout of every reduction in a training step). */
+function createSum(context: NativeKernelContext): KernelFunc {
+  const wasm = context.fallback('Sum');
+  return (call) => {
+    const { inputs, attrs } = call as KernelArgs;
+    const { x } = inputs as { x: TensorInfo };
+    const { axis, keepDims } = (attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+    const rank = x.shape.length;
+    if (x.dtype !== 'float32' || sizeOf(x.shape) === 0 || axis === undefined) return wasm(call);
+    const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    if (axes.length === 0 || axes.some((ax, i) => i > 0 && ax !== axes[i - 1]! + 1)) return wasm(call);
+    const first = axes[0]!;
+    const last = axes[axes.length - 1]!;
+    const outer = sizeOf(x.shape.slice(0, first));
+    const reduced = sizeOf(x.shape.slice(first, last + 1));
+    const inner = sizeOf(x.shape.slice(last + 1));
+    const outShape = keepDims === true ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
+    if (rank === 0) return wasm(call);
+    const backend = heapBackend(call.backend);
+    const out = backend.makeOutput(outShape, 'float32');
+    const args = context.args;
+    args[0] = offsetOf(backend, x);
+    args[1] = offsetOf(backend, out);
+    args[2] = outer;
+    args[3] = reduced;
+    args[4] = inner;
+    context.addon.sum(backend.wasm.HEAPU8, args);
+    return out;
+  };
+}
+
+/** The output shares the input's memory, as on the cpu backend (the wasm kernel copies it). */
+function createShare(context: NativeKernelContext, name: 'Identity' | 'Cast'): KernelFunc {
+  const wasm = context.fallback(name);
+  return (call) => {
+    const { inputs, attrs } = call as KernelArgs;
+    const { x } = inputs as { x: TensorInfo };
+    const dtype = (attrs as { dtype?: string } | undefined)?.dtype;
+    if (x.dtype === 'string' || x.dtype === 'complex64' || (name === 'Cast' && dtype !== x.dtype)) return wasm(call);
+    heapBackend(call.backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
+export const binaryKernels: NativeKernel[] = (Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((name) => ({
+  kernelName: name,
+  create: (context) => createBinary(context, name),
+}));
+
+export const unaryKernels: NativeKernel[] = (Object.keys(UNARY_OPS) as (keyof typeof UNARY_OPS)[]).map((name) => ({
+  kernelName: name,
+  create: (context) => createUnary(context, name),
+}));
+
+export const sum: NativeKernel = { kernelName: 'Sum', create: createSum };
+export const identity: NativeKernel = { kernelName: 'Identity', create: (context) => createShare(context, 'Identity') };
+export const cast: NativeKernel = { kernelName: 'Cast', create: (context) => createShare(context, 'Cast') };
