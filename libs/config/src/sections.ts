@@ -25,6 +25,14 @@ export interface TrainConfig {
   keepBest?: KeepBestConfig;
   nanCheckEvery?: number;
   stopWhen?: StopCondition[];
+  multiTask?: MultiTaskConfig;
+}
+
+/** How a model with several heads is trained: all heads at every step, or one head (or a few) at a time. */
+export interface MultiTaskConfig {
+  mode: 'joint' | 'alternating';
+  /** Alternating: the heads each step trains, cycled from step 0 (default: each head for one step, in order). */
+  schedule?: { heads: string[]; steps?: number }[];
 }
 
 /** Ends training early (as completed) once a logged value crosses a bound: an optimizer escaping a saddle. */
@@ -124,6 +132,36 @@ export const trainParams: ParamSchema<TrainConfig> = {
       description:
         'End training (as completed, not failed) at the first logged row where a value crosses a bound: [{metric: radius, above: 10, reason: escaped}]. Checked at every logged step; a non-finite value counts as crossing.',
     },
+  ),
+  multiTask: param.custom<MultiTaskConfig>(
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mode'],
+      properties: {
+        mode: {
+          type: 'string',
+          enum: ['joint', 'alternating'],
+          description:
+            "joint: every step minimizes the sum of the heads' losses, each times its weight; alternating: each step trains the shared layers and one head (or the heads of its schedule entry) only, the other heads' weights and optimizer state left untouched.",
+        },
+        schedule: {
+          type: 'array',
+          minItems: 1,
+          description: 'Alternating only: which heads train for how many steps, cycled from step 0: [{heads: [char0], steps: 10}, {heads: [char1, char2]}]. Default: each head for one step, in the order of heads.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['heads'],
+            properties: {
+              heads: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string' }, description: 'The heads these steps train (with the layers they share).' },
+              steps: { type: 'integer', minimum: 1, default: 1, description: 'How many steps in a row.' },
+            },
+          },
+        },
+      },
+    },
+    { description: 'How a model with several heads is trained: {mode: joint} (default for such models) or {mode: alternating, schedule: [...]}.' },
   ),
   earlyStopping: param.custom<EarlyStoppingConfig>(
     {
