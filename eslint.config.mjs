@@ -28,10 +28,14 @@ export default [
             { sourceTag: 'scope:layers', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph'] },
             { sourceTag: 'scope:backends', onlyDependOnLibsWithTags: ['scope:core', 'scope:native'] },
             { sourceTag: 'scope:serving', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:data'] },
-            { sourceTag: 'scope:train', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:backends', 'scope:config'] },
+            { sourceTag: 'scope:train', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:layers', 'scope:optim', 'scope:data', 'scope:backends', 'scope:config', 'scope:serving'] },
             { sourceTag: 'scope:tensorboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:data', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:plots', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:sweep', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
+            { sourceTag: 'scope:dashboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train', 'scope:plots'] },
+            // The web app runs the engine in the page; of the dashboard it imports only the API's types.
+            { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:data', 'scope:backends', 'scope:train', 'scope:plots', 'scope:dashboard'] },
+            { sourceTag: 'scope:web-e2e', onlyDependOnLibsWithTags: ['scope:core', 'scope:dashboard', 'scope:plots'] },
             { sourceTag: 'scope:runner', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
             { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
             { sourceTag: 'scope:tests', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:app'] },
@@ -57,6 +61,32 @@ export default [
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // noUncheckedIndexedAccess makes '!' the honest way to say an index is known to be in range.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // The web app's pages are .tsx, which the block above does not cover: the same boundary for them.
+    files: ['apps/web/**/*.tsx'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:data', 'scope:backends', 'scope:train', 'scope:plots', 'scope:dashboard'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:util', 'type:lib'] },
+          ],
+        },
+      ],
+      'prefer-const': 'error',
+      eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.name='eval']", message: 'A config is data, never code.' },
+        { selector: "NewExpression[callee.name='Function']", message: 'A config is data, never code.' },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },

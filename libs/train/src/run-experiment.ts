@@ -1,17 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, RunError } from '@dlexp/core';
 import { activateBackend, type ActivateOptions } from '@dlexp/backends';
 import type { LoadedExperiment } from '@dlexp/config';
-import type { DataSplit } from '@dlexp/data';
+import type { DataSplit, LoadedDataset } from '@dlexp/data';
 import { buildModel, checkWatchedMetrics, loadData, preflightKernels } from './build';
 import { computeEmbedding } from './embedding';
+import { openExperiment } from './experiment';
 import { checkExpectations, type ExpectationResult } from './expectations';
 import { configHash, type Invocation } from './invocation';
 import { collectPredictions, evaluateSplit } from './loop/evaluation';
+import { multiTaskProblems } from './loop/multi-task';
 import { restoreCheckpoint, trainModel, type Splits, type TrainResult } from './loop/train-loop';
+import { preprocessingFor } from './models/preprocessing';
 import type { TrainableModel } from './models/trainable-model';
+import { prepareTransfer, type TransferOptions } from './models/transfer';
 import { buildOptimizer } from './optimizer';
 import type { Registries } from './registries';
 import { createRunDirectorySink } from './sinks/run-directory-sink';
@@ -39,6 +43,8 @@ export interface RunOptions {
   versions?: Record<string, string>;
   /** What the host adds to backend selection (a WebGPU adapter probe in a child process). */
   backendOptions?: Pick<ActivateOptions, 'probeWebgpuAdapter'>;
+  /** Where experiments named in model.from are trained and kept (default: the user's cache folder). */
+  modelCache?: string;
 }
 
 export interface RunOutcome {
@@ -61,16 +67,23 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   const extraSinks = combineSinks(options.sinks ?? []);
   const say = (line: string) => extraSinks.message(line);
   if (options.out !== undefined && options.resume === undefined) RunDirectory.assertUsable(options.out);
+  // --- A model that starts from a saved one: found (an experiment trained once, into the cache)
+  // before this run picks its backend, and its kept layers spliced into the model config.
+  const transfer = await prepareTransfer(experiment, transferOptions(registries, options, options.invocation?.quick ?? false, say));
+  const building = transfer?.experiment ?? experiment;
+  if (transfer !== undefined) say(transfer.description);
   const backend = await activateBackend(config.backend, { ...options.backendOptions, log: say, ...(config.threads !== undefined ? { threads: config.threads } : {}) });
   const dataset = await loadData(experiment, registries);
   const splits: Splits = dataset.splits;
   if (splits.train === undefined) throw new ConfigError([experiment.source.diagnostic(['data'], 'the dataset has no train split')]);
-  await preflightKernels(experiment, registries, backend, splits.train);
+  await preflightKernels(building, registries, backend, splits.train);
   tf.engine().startScope();
   let model: TrainableModel | undefined;
   let optimizer: ReturnType<typeof buildOptimizer> | undefined;
   try {
-    model = await buildModel(experiment, registries, splits.train, say);
+    model = await buildModel(building, registries, splits.train, say);
+    transfer?.initialize(model);
+    checkMultiTask(experiment, model, say);
     optimizer = buildOptimizer(config.train, registries);
     await checkWatchedMetrics(experiment, model, splits);
     // A projector layer that does not exist is a config error now, not after training.
@@ -176,7 +189,8 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
         ...(expectations.length > 0 ? { expectations } : {}),
       });
       const embedding = result.status === 'completed' ? await computeEmbedding(experiment, model, dataset) : undefined;
-      await sink.end({ summary, files, ...(result.status === 'completed' ? { model: await model.exportFiles() } : {}), ...(embedding !== undefined ? { embedding } : {}) });
+      const savedModel = result.status === 'completed' ? await modelFiles(model, dataset) : undefined;
+      await sink.end({ summary, files, ...(savedModel !== undefined ? { model: savedModel } : {}), ...(embedding !== undefined ? { embedding } : {}) });
       return { status: result.status, runDirectory: directory.path, metrics, expectations, summary };
     } catch (error) {
       summary.error = (error as Error).message;
@@ -193,6 +207,50 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
     model?.dispose();
     tf.engine().endScope();
   }
+}
+
+/** How model.from trains an experiment it names: a run of its own, reporting through this run's messages. */
+function transferOptions(registries: Registries, options: RunOptions, quick: boolean, say: (line: string) => void): TransferOptions {
+  return {
+    quick,
+    say,
+    ...(options.modelCache !== undefined ? { cacheDirectory: options.modelCache } : {}),
+    open: (file, open) => openExperiment(file, registries, open),
+    train: (source, out) =>
+      runExperiment(source, registries, {
+        out,
+        root: options.root,
+        argv: [],
+        invocation: { file: source.file, quick, set: [] },
+        sinks: [
+          {
+            message: (line) => say(`  ${line}`),
+            row: (row) => say(`  ${source.resolved.name}: ${Object.entries(row).filter(([k]) => k !== 'timeMs').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`),
+          },
+        ],
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.versions !== undefined ? { versions: options.versions } : {}),
+        ...(options.backendOptions !== undefined ? { backendOptions: options.backendOptions } : {}),
+        ...(options.modelCache !== undefined ? { modelCache: options.modelCache } : {}),
+      }),
+  };
+}
+
+/** train.multiTask against the model's heads: problems are config errors at their line. */
+function checkMultiTask(experiment: LoadedExperiment, model: TrainableModel, say: (line: string) => void): void {
+  const multiTask = experiment.resolved.train.multiTask;
+  const problems = multiTaskProblems(multiTask, model);
+  if (problems.length > 0) throw new ConfigError(problems.map((p) => experiment.source.diagnostic(['train', ...p.path], p.message)));
+  const heads = model.heads?.() ?? [];
+  if (heads.length > 1) say(`multi-task: ${multiTask?.mode ?? 'joint'} training of ${heads.join(', ')}`);
+}
+
+/** The model's files, with preprocessing.json for a model fed with images (so predicting needs no flags). */
+async function modelFiles(model: TrainableModel, dataset: LoadedDataset): Promise<Map<string, Uint8Array>> {
+  const files = await model.exportFiles();
+  const preprocessing = preprocessingFor(model, dataset);
+  if (preprocessing !== undefined) files.set('preprocessing.json', new TextEncoder().encode(`${JSON.stringify(preprocessing, null, 2)}\n`));
+  return files;
 }
 
 function timing(startedAt: Date, result: TrainResult): RunSummary['timing'] {
@@ -257,13 +315,15 @@ export async function evaluateRun(
   if (which === 'last' && !existsSync(modelFolder) && checkpoints.complete().length === 0) {
     throw new ConfigError(`${runDirectory}: the run has no saved model and no checkpoint (did it start training?)`);
   }
+  const quick = existsSync(join(runDirectory, 'invocation.json')) && (JSON.parse(readFileSync(join(runDirectory, 'invocation.json'), 'utf8')) as { quick?: boolean }).quick === true;
+  const transfer = await prepareTransfer(experiment, transferOptions(registries, { root: runDirectory, argv: [], ...(options.backendOptions !== undefined ? { backendOptions: options.backendOptions } : {}) }, quick, log));
   await activateBackend(experiment.resolved.backend, { ...options.backendOptions, log, ...(experiment.resolved.threads !== undefined ? { threads: experiment.resolved.threads } : {}) });
   const dataset = await loadData(experiment, registries);
   const split = (dataset.splits as Partial<Record<string, DataSplit>>)[options.split];
   if (split === undefined) {
     throw new ConfigError(`the dataset has no '${options.split}' split (it has: ${Object.keys(dataset.splits).join(', ')})`);
   }
-  const model = await buildModel(experiment, registries, dataset.splits.train ?? split, () => undefined);
+  const model = await buildModel(transfer?.experiment ?? experiment, registries, dataset.splits.train ?? split, () => undefined);
   const optimizer = buildOptimizer(experiment.resolved.train, registries);
   try {
     if (which === 'last' && existsSync(modelFolder)) {

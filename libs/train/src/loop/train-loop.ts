@@ -8,6 +8,8 @@ import type { RunSink, TensorValues } from '../sinks/sink';
 import type { Checkpoint, CheckpointStore } from '../storage/checkpoints';
 import { disposeBatch, evaluateSplit } from './evaluation';
 import { initialLoopState, type LoopState } from './loop-state';
+import { headSchedule } from './multi-task';
+import { applyScaledUpdate } from './scaled-update';
 import { planSteps, shouldCheckpoint, shouldEvaluate, shouldLog, shouldReadLoss, type StepMoment } from './step-plan';
 import { describeStop, metStopCondition, observeForEarlyStopping, observeForKeepBest } from './watched-metric';
 
@@ -42,10 +44,11 @@ export interface TrainResult {
 }
 
 /**
- * The one train loop: batch → loss and gradients → step → (read the loss) → log and evaluate →
- * checkpoint. Budgets are steps or epochs; a step is one optimizer update. Shuffling, dropout and
- * initialization depend only on (seed, step or epoch, purpose), and the data pipeline's position
- * is saved with each checkpoint, so a resumed run replays exactly what an uninterrupted one does.
+ * The one train loop: batch → heads → loss and gradients → step → (read the loss) → log and
+ * evaluate → checkpoint. Budgets are steps or epochs; a step is one optimizer update. Shuffling,
+ * dropout, initialization and which heads a multi-task step trains depend only on (seed, step or
+ * epoch, purpose), and the data pipeline's position is saved with each checkpoint, so a resumed
+ * run replays exactly what an uninterrupted one does.
  */
 export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   // --- Set-up: the plan, the loop's state (fresh or from a checkpoint), the batches.
@@ -54,6 +57,9 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
   if (trainSplit === undefined) throw new RunError('the dataset has no train split');
   const plan = planSteps(train, trainSplit.size);
   const variables = model.trainableVariables();
+  // Per-layer learning-rate multipliers: factors on some variables' updates.
+  const updateScales = model.updateScales?.() ?? new Map<string, number>();
+  const headsAt = headSchedule(train.multiTask, model.heads?.() ?? []);
   const state: LoopState = initialLoopState();
   if (inputs.resumeFrom !== undefined) {
     restoreCheckpoint(model, optimizer, inputs.resumeFrom.tensors, inputs.resumeFrom.state.step);
@@ -96,9 +102,13 @@ export async function trainModel(inputs: TrainInputs): Promise<TrainResult> {
       const batch = next.value;
       const info = batches.last!;
 
-      // --- Forward, backward, update.
-      const { loss: batchLoss, grads } = model.lossAndGradients(batch, state.step);
-      optimizer.apply(grads, variables, state.step);
+      // --- Heads: every head (joint training), or those alternating training gives this step.
+      const heads = headsAt(state.step);
+
+      // --- Forward, backward, update. Only the variables the step's heads depend on get gradients,
+      // and the optimizer leaves every other variable and its moments as they are.
+      const { loss: batchLoss, grads } = model.lossAndGradients(batch, state.step, heads);
+      applyScaledUpdate(optimizer, grads, variables, state.step, updateScales);
       state.step++;
       const epochEnd = info.endsEpoch;
       if (epochEnd) completedEpochs = info.epoch + 1;

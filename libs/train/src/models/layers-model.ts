@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, fillEntry, param, type ParamSchema, type RegistryEntry } from '@dlexp/core';
 import {
+  allCorrect,
   buildModel,
   formatModelSummary,
   graphModelParams,
   modelGraphDef,
   modelSummary,
+  outputDependencies,
   regularizationPenalty,
   sequentialModelParams,
   trainableVariables,
@@ -17,7 +19,8 @@ import {
   type SequentialModelConfig,
 } from '@dlexp/layers';
 import { DataError } from '@dlexp/core';
-import { ModelConfigError, type Batch, type MetricSums, type ModelContext, type ModelFiles, type TrainableModel } from './trainable-model';
+import { ModelConfigError, type Batch, type MetricSums, type ModelContext, type ModelFiles, type ModelSignature, type TrainableModel } from './trainable-model';
+import { layerSelection, transferParams, type TransferParams } from './transfer-params';
 
 type Entry = { type: string; [key: string]: unknown };
 
@@ -36,9 +39,10 @@ const headParams = (targetDefault: string): ParamSchema<HeadConfig> => ({
   target: param.string({ description: `The data feature holding this output's labels (default ${targetDefault}).`, default: targetDefault === "'y'" ? 'y' : '' }),
 });
 
-interface SequentialEntryConfig extends SequentialModelConfig, HeadConfig {}
-interface GraphEntryConfig extends GraphModelConfig {
+interface SequentialEntryConfig extends SequentialModelConfig, HeadConfig, TransferParams {}
+interface GraphEntryConfig extends GraphModelConfig, TransferParams {
   heads: Record<string, Partial<HeadConfig> & { loss: Entry }>;
+  sequence?: string[];
 }
 
 function headsSchema() {
@@ -62,6 +66,7 @@ interface Head {
   name: string;
   index: number;
   loss: Loss;
+  lossType: string;
   weight: number;
   metrics: { name: string; fn: Metric }[];
   target: string;
@@ -85,6 +90,7 @@ function makeHeads(configs: { name: string; config: HeadConfig }[], built: Built
       name,
       index,
       loss: losses.get(lossConfig.type).create(lossConfig, {}),
+      lossType: lossConfig.type,
       weight: config.weight,
       target: config.target,
       metrics: config.metrics.map((m) => {
@@ -100,11 +106,30 @@ function makeHeads(configs: { name: string; config: HeadConfig }[], built: Built
   return heads;
 }
 
+/** What the model adds to training its heads: the heads read as one sequence, and per-layer update factors. */
+interface TrainingOptions {
+  /** Heads whose outputs together make one sequence: `<split>.sequence.accuracy` counts examples with all right. */
+  sequence?: string[];
+  /** Factor on the update of every variable of a layer, by layer name. */
+  layerScales: Map<string, number>;
+}
+
 /** Adapts a built tf.LayersModel and its heads to what the train loop drives. */
-function trainable(built: BuiltModel, heads: Head[], print: (line: string) => void): TrainableModel {
+function trainable(built: BuiltModel, heads: Head[], print: (line: string) => void, options: TrainingOptions): TrainableModel {
   const variables = trainableVariables(built.model);
   const byTfName = new Map([...variables].map(([name, v]) => [v.name, name]));
   const multiHead = heads.length > 1;
+  // Which layers (and so which variables) each head depends on: its own and those it shares.
+  const dependencies = outputDependencies(built.model);
+  const variablesOfLayer = new Map(built.model.layers.map((layer) => [layer.name, layer.trainableWeights.map((w) => w.originalName).filter((n) => variables.has(n))]));
+  const trainedBy = (selected: readonly Head[]) => {
+    const layers = new Set(selected.flatMap((h) => [...dependencies[h.index]!]));
+    const names = [...layers].flatMap((layer) => variablesOfLayer.get(layer) ?? []);
+    return { layers, variables: names.map((n) => variables.get(n)!) };
+  };
+  const sequenceHeads = (options.sequence ?? []).map((name) => heads.find((h) => h.name === name)!);
+  const updateScales = new Map<string, number>();
+  for (const [layer, scale] of options.layerScales) for (const name of variablesOfLayer.get(layer) ?? []) updateScales.set(name, scale);
   const inputsOf = (batch: Batch) => built.inputs.map((input) => batch[input.feature]!);
   const outputsOf = (batch: Batch, training: boolean): tf.Tensor[] => {
     const result = built.model.apply(inputsOf(batch), { training });
@@ -130,6 +155,12 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
       ]);
     },
     trainableVariables: () => variables,
+    heads: () => heads.map((h) => h.name),
+    updateScales: () => updateScales,
+    signature: (): ModelSignature => ({
+      inputs: built.inputs.map(({ name, feature, shape, dtype }) => ({ name, feature, shape, dtype })),
+      outputs: heads.map((h) => ({ name: h.name, layer: built.outputs[h.index]!.node, target: h.target, loss: h.lossType })),
+    }),
     graphDef: () => modelGraphDef(built),
     state: () => new Map([...weightsByName()].map(([name, w]) => [name, w.read()])),
     restore,
@@ -173,13 +204,17 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
         tf.dispose(Object.values(named));
       }
     },
-    lossAndGradients: (batch, step) => {
+    lossAndGradients: (batch, step, only) => {
       built.random.step = step;
+      // Training some heads: their weighted losses, and gradients only for the layers they depend on.
+      const selected = only === undefined ? heads : heads.filter((h) => only.includes(h.name));
+      if (selected.length === 0) throw new ModelConfigError([{ path: ['heads'], message: `no head named ${only!.join(', ')} (heads: ${heads.map((h) => h.name).join(', ')})` }]);
+      const trained = only === undefined ? undefined : trainedBy(selected);
       const { value, grads } = tf.variableGrads(() => {
         const outputs = outputsOf(batch, true);
-        const terms = heads.map((h) => tf.mul(h.loss(batch[h.target]!, outputs[h.index]!), h.weight));
-        return tf.add(tf.addN(terms), regularizationPenalty(built.model)) as tf.Scalar;
-      }, [...variables.values()]);
+        const terms = selected.map((h) => tf.mul(h.loss(batch[h.target]!, outputs[h.index]!), h.weight));
+        return tf.add(tf.addN(terms), regularizationPenalty(built.model, trained?.layers)) as tf.Scalar;
+      }, trained?.variables ?? [...variables.values()]);
       const named = new Map<string, tf.Tensor>();
       for (const [tfName, grad] of Object.entries(grads)) named.set(byTfName.get(tfName) ?? tfName, grad);
       return { loss: value, grads: named };
@@ -202,6 +237,11 @@ function trainable(built: BuiltModel, heads: Head[], print: (line: string) => vo
           }
         }
         out['loss'] = tf.mul(total, count) as tf.Scalar;
+        if (sequenceHeads.length > 0) {
+          const every = allCorrect(sequenceHeads.map((h) => ({ labels: batch[h.target]!, predictions: outputs[h.index]! })));
+          out['sequence.accuracy'] = every.sum;
+          out['sequence.accuracy#count'] = every.count;
+        }
         return out as Record<string, tf.Scalar>;
       });
       const result: MetricSums = {};
@@ -277,17 +317,40 @@ function checkInputs(built: BuiltModel, context: ModelContext, path: (name: stri
   }
 }
 
+/**
+ * Freezes the layers `transfer.freeze` names and gives the layers `transfer.learningRateMultipliers`
+ * names their update factors: each entry a layer's name or a prefix of layer names (the longest
+ * that matches decides a layer's factor). An entry matching no layer is a config problem.
+ */
+function applyTransferOptions(built: BuiltModel, config: TransferParams): Map<string, number> {
+  if (config.from !== undefined || config.keep !== undefined) {
+    throw new ModelConfigError([{ path: [config.from !== undefined ? 'from' : 'keep'], message: 'model.from is resolved before the model is built (runExperiment does it); this model was built without it' }]);
+  }
+  const names = built.model.layers.filter((l) => l.getClassName() !== 'InputLayer').map((l) => l.name);
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const frozen = layerSelection(config.transfer?.freeze ?? [], names, (i) => ['transfer', 'freeze', i], problems);
+  const scales = new Map<string, number>();
+  const multipliers = Object.entries(config.transfer?.learningRateMultipliers ?? {}).sort(([a], [b]) => a.length - b.length);
+  for (const [key, scale] of multipliers) {
+    for (const layer of layerSelection([key], names, () => ['transfer', 'learningRateMultipliers', key], problems).keys()) scales.set(layer, scale);
+  }
+  if (problems.length > 0) throw new ModelConfigError(problems);
+  for (const layer of frozen.keys()) built.model.getLayer(layer).trainable = false;
+  return scales;
+}
+
 export const sequentialModel: RegistryEntry<SequentialEntryConfig, ModelContext, TrainableModel> = {
   name: 'sequential',
   description: 'Layers in a chain, one input and one output, trained with one loss (most course models).',
-  params: { ...sequentialModelParams, ...headParams("'y'") },
+  params: { ...sequentialModelParams, ...headParams("'y'"), ...transferParams },
   create(config, context) {
     const input = withDataShape(config.input, 'x', context, ['input']);
     const built = build({ input, layers: config.layers }, context);
     checkInputs(built, context, () => ['input']);
     const head = { name: built.outputs[0]!.name, config: { loss: config.loss, weight: config.weight, metrics: config.metrics, target: config.target } };
     try {
-      return trainable(built, makeHeads([head], built, context, () => ['loss']), context.print);
+      const layerScales = applyTransferOptions(built, config);
+      return trainable(built, makeHeads([head], built, context, () => ['loss']), context.print, { layerScales });
     } catch (error) {
       built.model.dispose();
       throw error;
@@ -298,7 +361,16 @@ export const sequentialModel: RegistryEntry<SequentialEntryConfig, ModelContext,
 export const graphModel: RegistryEntry<GraphEntryConfig, ModelContext, TrainableModel> = {
   name: 'graph',
   description: 'Named layer nodes wired by name, with several inputs and outputs (shared trunks, several heads, each with its own loss).',
-  params: { ...graphModelParams, heads: headsSchema() },
+  params: {
+    ...graphModelParams,
+    heads: headsSchema(),
+    sequence: param.stringList({
+      description:
+        "Heads read together as one sequence (the characters of a captcha): reports <split>.sequence.accuracy, the share of examples on which every one of them is right (argmax against each head's labels).",
+      minItems: 2,
+    }),
+    ...transferParams,
+  },
   create(config, context) {
     const inputs = Object.fromEntries(Object.entries(config.inputs).map(([name, input]) => [name, withDataShape(input, name, context, ['inputs', name])]));
     const built = build({ inputs, nodes: config.nodes, outputs: config.outputs }, context);
@@ -308,7 +380,15 @@ export const graphModel: RegistryEntry<GraphEntryConfig, ModelContext, Trainable
       config: { loss: h.loss, weight: h.weight ?? 1, metrics: h.metrics ?? [], target: h.target ?? name },
     }));
     try {
-      return trainable(built, makeHeads(heads, built, context, (name) => ['heads', name]), context.print);
+      const problems = (config.sequence ?? []).flatMap((name, i) =>
+        name in config.heads ? [] : [{ path: ['sequence', i], message: `no head named '${name}' (heads: ${Object.keys(config.heads).join(', ')})` }],
+      );
+      if (problems.length > 0) throw new ModelConfigError(problems);
+      const layerScales = applyTransferOptions(built, config);
+      return trainable(built, makeHeads(heads, built, context, (name) => ['heads', name]), context.print, {
+        layerScales,
+        ...(config.sequence !== undefined ? { sequence: config.sequence } : {}),
+      });
     } catch (error) {
       built.model.dispose();
       throw error;

@@ -20,8 +20,21 @@ export type MetricSums = Record<string, { sum: number; count: number }>;
 export interface TrainableModel {
   /** Trainable variables by name; the optimizer updates these. */
   trainableVariables(): Map<string, tf.Variable>;
-  /** Loss and gradients on one batch (caller disposes both). */
-  lossAndGradients(batch: Batch, step: number): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  /**
+   * Loss and gradients on one batch (caller disposes both). With `heads`, only those heads' losses
+   * count and only the variables they depend on (their own layers and the layers they share with
+   * others) get gradients: the step of alternating multi-task training.
+   */
+  lossAndGradients(batch: Batch, step: number, heads?: readonly string[]): { loss: tf.Scalar; grads: Map<string, tf.Tensor> };
+  /** The heads (outputs with a loss of their own), for multi-task training; undefined for models without. */
+  heads?(): string[];
+  /**
+   * Factors on the optimizer's update of some variables (from learningRateMultipliers), by
+   * variable name; a variable not listed learns at the optimizer's own rate.
+   */
+  updateScales?(): Map<string, number>;
+  /** What the model is fed from and what its outputs are trained on, for what a saved model records. */
+  signature?(): ModelSignature;
   /**
    * Metric sums on one batch (metric names without the split prefix: `loss`, `accuracy`). Values
    * are read back asynchronously: WebGPU in Node has no synchronous read.
@@ -56,6 +69,13 @@ export interface TrainableModel {
   /** Rows of predictions to save with the run, if the model declares any. */
   predictions?(batch: Batch): Promise<{ file: string; columns: Record<string, number[]> } | undefined>;
   dispose(): void;
+}
+
+/** The inputs and outputs of a model of layers, by the names its saved files use. */
+export interface ModelSignature {
+  inputs: { name: string; feature: string; shape: number[]; dtype: 'float32' | 'int32' }[];
+  /** `layer`: the output layer's name; `loss`: the registry name of the head's loss. */
+  outputs: { name: string; layer: string; target: string; loss: string }[];
 }
 
 export interface ModelContext {
