@@ -36,3 +36,4 @@ export { encodeTensors, decodeTensors } from './tensor-files';
 export { checkExpectations } from './expectations';
 export type { ExpectationResult } from './expectations';
 export { metricsTable, expectationsTable, formatNumber } from './tables';
+export { expectationTestCases, runTestSuite, formatJUnitReport, escapeXml, type JUnitTestSuite, type JUnitTestCase, type JUnitProblem } from './junit';
