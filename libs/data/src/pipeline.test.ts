@@ -158,6 +158,28 @@ describe('streamed batches', () => {
     await take(iterator);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('closes the reader of the split when the consumer stops early, with batches prefetched', async () => {
+    const events: string[] = [];
+    const counting: DataSplit = {
+      ...(split as Extract<DataSplit, { kind: 'stream' }>),
+      async *read(from) {
+        events.push('open');
+        try {
+          yield* (split as Extract<DataSplit, { kind: 'stream' }>).read(from);
+        } finally {
+          events.push('close');
+        }
+      },
+    };
+    const before = tf.memory().numTensors;
+    const iterator = createBatchIterator(counting, { batchSize: 3, seed: 1, epochs: 2, shuffleBuffer: 4 });
+    const first = await iterator.next();
+    tf.dispose(Object.values(first.value as Record<string, tf.Tensor>));
+    await iterator.return();
+    expect(events).toEqual(['open', 'close']);
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });
 
 describe('prefetching', () => {

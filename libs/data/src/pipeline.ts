@@ -206,60 +206,66 @@ async function* streamBatches(split: StreamingSplit, o: ResolvedOptions, start: 
       next = { file: 0, offset: 0 };
     }
     const reader = split.read(next)[Symbol.asyncIterator]();
-    let exhausted = false;
-    let pending: Buffered[] = [];
-    // A finished batch waits until the next example is known, so that `endsEpoch` is exact.
-    let held: HostBatch | undefined;
-    let yielded = 0;
-    for (;;) {
-      while (!exhausted && buffer.length < capacity) {
-        const r: IteratorResult<StreamedExample> = await reader.next();
-        if (r.done === true) exhausted = true;
-        else {
-          buffer.push({ position: r.value.position, values: r.value.values });
-          next = r.value.next;
+    // A consumer that stops early (evaluation's first examples, an interrupted run) returns this
+    // generator at a yield: the reader is returned too, so its file is closed then, not when collected.
+    try {
+      let exhausted = false;
+      let pending: Buffered[] = [];
+      // A finished batch waits until the next example is known, so that `endsEpoch` is exact.
+      let held: HostBatch | undefined;
+      let yielded = 0;
+      for (;;) {
+        while (!exhausted && buffer.length < capacity) {
+          const r: IteratorResult<StreamedExample> = await reader.next();
+          if (r.done === true) exhausted = true;
+          else {
+            buffer.push({ position: r.value.position, values: r.value.values });
+            next = r.value.next;
+          }
+        }
+        if (buffer.length === 0) break;
+        if (held !== undefined) {
+          yield held;
+          yielded++;
+          held = undefined;
+        }
+        const j = capacity === 1 ? 0 : rng.int(buffer.length);
+        const chosen = buffer[j]!;
+        buffer[j] = buffer[buffer.length - 1]!;
+        buffer.pop();
+        pending.push(chosen);
+        if (pending.length === o.batchSize) {
+          held = {
+            values: assemble(pending, names, o.features),
+            info: { epoch, index: batchIndex, size: pending.length, endsEpoch: false },
+            after: {
+              epoch,
+              batch: batchIndex + 1,
+              stream: { rng: rng.state(), next: { ...next }, buffer: buffer.map((e) => [e.position.file, e.position.offset]) },
+            },
+          };
+          batchIndex++;
+          pending = [];
+          await yieldToEventLoop();
         }
       }
-      if (buffer.length === 0) break;
+      if (pending.length > 0 && !o.drop) {
+        if (held !== undefined) {
+          yield held;
+          yielded++;
+        }
+        held = { values: assemble(pending, names, o.features), info: { epoch, index: batchIndex, size: pending.length, endsEpoch: false }, after: { epoch: epoch + 1, batch: 0 } };
+      }
       if (held !== undefined) {
+        held.info.endsEpoch = true;
+        held.after = { epoch: epoch + 1, batch: 0 };
         yield held;
         yielded++;
-        held = undefined;
+      } else if (yielded === 0 && start.batch === 0) {
+        throw new DataError(`the streamed split gives no batch of ${o.batchSize} examples in an epoch`);
       }
-      const j = capacity === 1 ? 0 : rng.int(buffer.length);
-      const chosen = buffer[j]!;
-      buffer[j] = buffer[buffer.length - 1]!;
-      buffer.pop();
-      pending.push(chosen);
-      if (pending.length === o.batchSize) {
-        held = {
-          values: assemble(pending, names, o.features),
-          info: { epoch, index: batchIndex, size: pending.length, endsEpoch: false },
-          after: {
-            epoch,
-            batch: batchIndex + 1,
-            stream: { rng: rng.state(), next: { ...next }, buffer: buffer.map((e) => [e.position.file, e.position.offset]) },
-          },
-        };
-        batchIndex++;
-        pending = [];
-        await yieldToEventLoop();
-      }
-    }
-    if (pending.length > 0 && !o.drop) {
-      if (held !== undefined) {
-        yield held;
-        yielded++;
-      }
-      held = { values: assemble(pending, names, o.features), info: { epoch, index: batchIndex, size: pending.length, endsEpoch: false }, after: { epoch: epoch + 1, batch: 0 } };
-    }
-    if (held !== undefined) {
-      held.info.endsEpoch = true;
-      held.after = { epoch: epoch + 1, batch: 0 };
-      yield held;
-      yielded++;
-    } else if (yielded === 0 && start.batch === 0) {
-      throw new DataError(`the streamed split gives no batch of ${o.batchSize} examples in an epoch`);
+    } finally {
+      await reader.return?.(undefined);
     }
     batchIndex = 0;
     start = { epoch: epoch + 1, batch: 0 };
