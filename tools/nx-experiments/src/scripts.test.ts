@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fileLines, packageVersion } from '../identity.js';
+import { contentLines, fileLines, packageVersion } from '../identity.js';
 import { isUnderRuns, lastOption, runnerArguments } from '../run-target.js';
 
 let folder: string;
@@ -49,6 +50,16 @@ describe('identity.js', () => {
     expect(fileLines(join(folder, 'b.gz'))).toEqual(['b.gz 2 1000000']);
     expect(fileLines(join(folder, 'none'))).toEqual(['none missing']);
     expect(fileLines(folder).join('\n')).not.toContain(folder);
+  });
+
+  it('hashes the contents of a folder file by file, so any edit changes it and a touch does not', () => {
+    writeFileSync(join(folder, 'a.yaml'), 'name: a\n');
+    const before = contentLines(folder);
+    expect(before).toEqual([`a.yaml ${createHash('sha256').update('name: a\n').digest('hex')}`]);
+    utimesSync(join(folder, 'a.yaml'), 5000, 5000);
+    expect(contentLines(folder)).toEqual(before);
+    writeFileSync(join(folder, 'a.yaml'), 'name: b\n');
+    expect(contentLines(folder)).not.toEqual(before);
   });
 
   it('reads an installed package version, and says when it is missing', () => {
