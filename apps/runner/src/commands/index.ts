@@ -1,9 +1,13 @@
 import type { Command } from '../cli/context';
 import { dataCommand } from './data';
 import { evaluateCommand } from './evaluate';
+import { exportCommand } from './export';
+import { graphCommand } from './graph';
+import { predictCommand } from './predict';
 import { listCommand, schemaCommand } from './registry-commands';
 import { compareCommand, reportCommand, runsCommand } from './reports';
 import { resumeCommand, runCommand } from './run';
+import { uiCommand } from './ui';
 import { validateCommand } from './validate';
 
 /**
@@ -21,4 +25,8 @@ export const COMMANDS: Command[] = [
   compareCommand,
   runsCommand,
   reportCommand,
+  predictCommand,
+  exportCommand,
+  graphCommand,
+  uiCommand,
 ];
