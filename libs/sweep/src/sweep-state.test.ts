@@ -251,6 +251,23 @@ describe('results', () => {
     expect(state.summary().ranking).toEqual([0]);
   });
 
+  it('no trial is stopped at the last epoch of its budget: it ends there anyway, with its final metrics', () => {
+    const asha = { type: 'asha' as const, minEpochs: 1, reductionFactor: 3 };
+    const state = createSweepState(resolve({ method: 'grid', parameters: { a: { values: [1, 2] } }, earlyTermination: asha }), {
+      resolveTrial: (draft) => ({ experiment: { a: draft.values['a']! }, budget: { epochs: 3 } }),
+    });
+    const first = state.ask();
+    if (first.type !== 'trial') throw new Error('expected a trial');
+    for (const [epoch, value] of [[1, 1], [2, 1], [3, 1]]) state.report(first.spec.trialId, epoch!, value!);
+    state.tell({ trialId: first.spec.trialId, status: 'completed', metrics: { 'validation.loss': 1 }, intermediate: [] });
+    const second = state.ask();
+    if (second.type !== 'trial') throw new Error('expected a trial');
+    // At rung 1 it beats the first trial; rung 3 would stop it, but epoch 3 is its budget's end.
+    expect(state.report(second.spec.trialId, 1, 0.5).prune).toBe(false);
+    expect(state.report(second.spec.trialId, 3, 2)).toEqual({ prune: false, reason: '' });
+    expect(state.tell({ trialId: second.spec.trialId, status: 'completed', metrics: { 'validation.loss': 2 }, intermediate: [] }).status).toBe('completed');
+  });
+
   it('a failing trial is recorded with its error and the sweep goes on', async () => {
     const state = createSweepState(resolve({ method: 'tpe', maxTrials: 14, seed: 3 }));
     const diverges = (v: ParameterValues) => (v['lr'] as number) > 0.1;

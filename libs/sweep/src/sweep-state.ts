@@ -254,6 +254,9 @@ function buildSweepState(config: ResolvedSweepConfig, options: SweepStateOptions
   const decide = (record: TrialRecord, epoch: number): PruneVerdict => {
     if (record.prunedAt !== undefined) return { prune: true, reason: `stopped at epoch ${record.prunedAt}` };
     if (pruner === undefined) return NOTHING_TO_DECIDE;
+    // At its last epoch a trial ends anyway: stopping it there would only cost its final metrics.
+    const budget = record.spec.budget?.epochs;
+    if (budget !== undefined && epoch >= budget) return NOTHING_TO_DECIDE;
     const verdict = pruner.decide({
       epoch,
       own: record.intermediate.filter((v) => v.epoch <= epoch),

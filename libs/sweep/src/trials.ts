@@ -37,6 +37,22 @@ export interface TrialSpec {
 
 export type TrialStatus = 'completed' | 'failed' | 'pruned';
 
+/** What the run of a trial reports besides its metrics, for tables, budgets and benchmarks. */
+export interface TrialRunInfo {
+  /** completed: whether the run met its experiment's expectations. */
+  expectationsMet?: boolean;
+  /** Epochs trained (a fraction for a budget in steps): what the sweep spent on the trial. */
+  epochs?: number;
+  steps?: number;
+  /** A `train.stopWhen` condition that ended the run (an optimizer leaving a radius). */
+  stopped?: { reason: string; step: number };
+  /**
+   * Milliseconds: `start` from launching the trial to its code being ready (a process start),
+   * `setup` from there to the first step (backend, data, model), `train`, and `total`.
+   */
+  timing?: Record<string, number>;
+}
+
 /** How a trial ended, as an executor delivers it and as it is recorded. */
 export interface TrialResult {
   trialId: string;
@@ -49,6 +65,7 @@ export interface TrialResult {
   epoch?: number;
   /** failed: what went wrong, in words. */
   error?: string;
+  run?: TrialRunInfo;
 }
 
 /** A trial as the sweep state holds it; `records()` returns these in index order. */
