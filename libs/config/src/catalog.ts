@@ -1,4 +1,4 @@
-import type { ParamSchema, Registry } from '@dlexp/core';
+import type { JsonSchema, ParamSchema, Registry } from '@dlexp/core';
 
 // The registries hold entries of different products; only their names and params matter here.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,4 +24,9 @@ export interface ConfigCatalog {
   backends: string[];
   /** `sweep.method:` values. */
   sweepMethods: string[];
+  /**
+   * The JSON Schema of the `sweep:` block, from the sweep library that reads it. Without it an
+   * experiment cannot hold a sweep (the engine alone runs single experiments).
+   */
+  sweepSchema?: JsonSchema;
 }

@@ -8,7 +8,7 @@ import type { TensorBoardConfig } from './sections';
 export const SCHEMA_FILE = 'schema/experiment.schema.json';
 
 /** Top-level keys of an experiment, as parameter specs (documented once, here). */
-export function experimentParams(catalog: Pick<ConfigCatalog, 'backends' | 'sweepMethods'>): ParamSchema<Record<string, unknown>> {
+export function experimentParams(catalog: Pick<ConfigCatalog, 'backends' | 'sweepSchema'>): ParamSchema<Record<string, unknown>> {
   return {
     name: param.string({ description: 'Experiment name; runs go to runs/<name>/<run-id>/.', required: true, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
     description: param.string({ description: 'What the experiment shows, in a sentence or two.' }),
@@ -55,8 +55,8 @@ export function experimentParams(catalog: Pick<ConfigCatalog, 'backends' | 'swee
       { description: 'TensorBoard event files under <run-dir>/tensorboard/ (on by default; false turns them off): scalars every logged step, histograms, the graph.', default: {} },
     ),
     plots: param.boolean({ description: 'Write SVG and PNG figures to <run-dir>/plots/ when the run ends.', default: true }),
-    // Without sweep methods (the engine alone, not the runner) an experiment cannot hold a sweep.
-    ...(catalog.sweepMethods.length > 0 ? { sweep: sweepParam(catalog.sweepMethods) } : {}),
+    // Without the sweep library's schema (the engine alone, not the runner) an experiment cannot hold a sweep.
+    ...(catalog.sweepSchema !== undefined ? { sweep: sweepParam(catalog.sweepSchema) } : {}),
     quick: param.custom(
       {
         type: 'object',

@@ -1,10 +1,15 @@
-import { param } from '@dlexp/core';
+import { param, type JsonSchema } from '@dlexp/core';
 
 /** One trial's parameter values, by path (the same paths as --set). */
 export type TrialParameters = Record<string, unknown>;
 
+/** A parameter of the `sweep:` block as written: listed values, or a range; keyed by path, or by a name with `paths`. */
 export interface SweepParameterConfig {
-  values: unknown[];
+  values?: unknown[];
+  min?: number;
+  max?: number;
+  scale?: 'linear' | 'log';
+  integer?: boolean;
   /** Several paths set to the same value; the parameter's key is then only its name. */
   paths?: string[];
 }
@@ -18,40 +23,27 @@ export function trialOverrides(trial: TrialParameters, parameters: Record<string
   return out;
 }
 
-/** The `sweep:` block of an experiment. */
+/**
+ * The `sweep:` block as written. The sweep library reads it (its own parser checks what the
+ * schema cannot say, and fills the defaults); this library only keeps it with the experiment.
+ */
 export interface SweepConfig {
-  method: string;
+  method?: string;
   parameters: Record<string, SweepParameterConfig>;
   metric: string;
-  goal: 'minimize' | 'maximize';
+  goal?: 'minimize' | 'maximize';
+  maxTrials?: number;
+  seed?: number;
+  parallel?: number;
+  earlyTermination?: { type: 'median' | 'asha'; minEpochs?: number; reductionFactor?: number; minTrials?: number };
+  repeats?: number;
 }
 
-export const sweepParam = (methods: string[]) =>
-  param.custom<SweepConfig>(
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['parameters', 'metric'],
-      properties: {
-        method: { type: 'string', enum: methods, default: 'grid', description: 'How trials are chosen: grid runs every combination.' },
-        parameters: {
-          type: 'object',
-          minProperties: 1,
-          description:
-            'Values to try, keyed by path (as --set): {model.loss.type: {values: [meanSquaredError, softmaxCrossEntropy]}}; or keyed by a name with the paths it sets together: {dropout: {paths: [model.layers.1.rate, model.layers.3.rate], values: [0, 0.3]}}.',
-          additionalProperties: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['values'],
-            properties: {
-              values: { type: 'array', minItems: 1, description: 'The values this parameter takes.' },
-              paths: { type: 'array', minItems: 1, items: { type: 'string' }, description: 'Paths that all take this parameter\'s value (the key is then just a name).' },
-            },
-          },
-        },
-        metric: { type: 'string', description: 'The final metric that ranks the trials, e.g. test.accuracy.' },
-        goal: { type: 'string', enum: ['minimize', 'maximize'], default: 'maximize', description: 'Whether the best trial has the largest or the smallest metric.' },
-      },
-    },
-    { description: 'Run the experiment once per combination of parameter values and compare the trials (under <out>/trials/).' },
-  );
+/**
+ * The `sweep:` key of an experiment. Its schema is the sweep library's (handed in through the
+ * ConfigCatalog, so the block is defined in one place); this library only places it.
+ */
+export const sweepParam = (schema: JsonSchema) =>
+  param.custom<SweepConfig>(schema, {
+    description: typeof schema['description'] === 'string' ? schema['description'] : 'A sweep: the experiment run once per configuration of parameter values (under <out>/trials/).',
+  });

@@ -2,7 +2,7 @@ export { parseSweepConfig, selectionMetricWarning, sweepSchema, EARLY_TERMINATIO
 export type { Goal, SweepConfig, ResolvedSweepConfig, EarlyTerminationConfig, ResolvedEarlyTermination } from './config';
 export { parseParameterSpace, parametersByPath, drawUniform, gridSize, gridPoint, categoryIndex, inDomain } from './parameters';
 export type { SweepProblem, Parameter, CategoricalParameter, RangeParameter, ParameterSpace, ParameterValues } from './parameters';
-export { createSamplerRegistry, createTpeSampler, observationWeights, goodCount, UnsupportedParameterError } from './samplers';
+export { createSamplerRegistry, SweepMethodRegistry, createTpeSampler, observationWeights, goodCount, UnsupportedParameterError } from './samplers';
 export type { Sampler, SamplerContext, SamplerRegistry, Observation, TpeParams } from './samplers';
 export { createMedianPruner, createAshaPruner, createPruner, ashaRungs } from './pruners';
 export type { Pruner, PruneInput, PruneVerdict, EpochValue, ReferenceTrial } from './pruners';

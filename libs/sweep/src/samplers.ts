@@ -1,4 +1,5 @@
-import { ConfigError, param, RandomStream, Registry, type RegistryEntry } from '@dlexp/core';
+import { ConfigError, param, RandomStream, Registry, type JsonSchema, type RegistryEntry } from '@dlexp/core';
+import { sweepSchema } from './config';
 import type { Goal } from './config';
 import { categoryIndex, drawUniform, gridPoint, gridSize, type Parameter, type ParameterSpace, type ParameterValues } from './parameters';
 import { createCategoricalParzen, createNumericParzen, type Parzen } from './parzen';
@@ -178,8 +179,18 @@ const tpe: RegistryEntry<TpeParams, SamplerContext, Sampler> = {
   create: (params, { space, seed, goal }) => createTpeSampler(space, seed, goal, params),
 };
 
-export function createSamplerRegistry(): SamplerRegistry {
-  const registry: SamplerRegistry = new Registry('sweep method', 'sweeps');
+/**
+ * The sweep methods, which also define the JSON Schema of the `sweep:` block over their names: the
+ * experiment schema takes the block from here (through the engine's catalog), so it is written once.
+ */
+export class SweepMethodRegistry extends Registry<SamplerContext, Sampler> {
+  blockSchema(): JsonSchema {
+    return sweepSchema(this.names());
+  }
+}
+
+export function createSamplerRegistry(): SweepMethodRegistry {
+  const registry = new SweepMethodRegistry('sweep method', 'sweeps');
   registry.register(grid).register(random).register(tpe);
   return registry;
 }

@@ -1,4 +1,4 @@
-import { Registry, type ParamSchema } from '@dlexp/core';
+import { Registry, type JsonSchema, type ParamSchema } from '@dlexp/core';
 import { backendChoices, createBackendRegistry, type BackendRegistry } from '@dlexp/backends';
 import type { AnyRegistry, ConfigCatalog, UnionKind } from '@dlexp/config';
 import { createDatasetRegistry, type DatasetRegistry } from '@dlexp/data';
@@ -67,7 +67,16 @@ const catalogs = new WeakMap<Registries, ConfigCatalog>();
 export function catalogOf(registries: Registries): ConfigCatalog {
   let catalog = catalogs.get(registries);
   if (catalog === undefined) {
-    catalog = { unions: unionKinds(registries), backends: backendChoices(registries.backends), sweepMethods: registries.sweeps.names() };
+    // The sweep library's method registry also defines the `sweep:` block's schema (blockSchema);
+    // the engine does not depend on that library, so it asks the registry it was given.
+    const sweeps = registries.sweeps as AnyRegistry & { blockSchema?: () => JsonSchema };
+    const sweepSchema = typeof sweeps.blockSchema === 'function' ? sweeps.blockSchema() : undefined;
+    catalog = {
+      unions: unionKinds(registries),
+      backends: backendChoices(registries.backends),
+      sweepMethods: sweeps.names(),
+      ...(sweepSchema !== undefined ? { sweepSchema } : {}),
+    };
     catalogs.set(registries, catalog);
   }
   return catalog;
