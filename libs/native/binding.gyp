@@ -41,6 +41,7 @@
         "addon/matmul.cc",
         "addon/pool.cc",
         "addon/elementwise.cc",
+        "addon/fusion.cc",
         "addon/simd/dispatch.cc"
       ],
       "cflags_cc": ["<@(addon_cflags)"],

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "fusion.h"
 #include "matmul.h"
 #include "pool.h"
 #include "simd/loops.h"
@@ -66,6 +67,10 @@ Napi::Value memoryStats(const Napi::CallbackInfo& call) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("workspaceBytes", static_cast<double>(workspace().reservedBytes()));
   out.Set("convolutionPlans", static_cast<double>(convPlanCount()));
+  Napi::Array implementations = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& name : convImplementations()) implementations.Set(i++, name);
+  out.Set("convolutionImplementations", implementations);
   return out;
 }
 
@@ -93,6 +98,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, binary, "binary"));
   exports.Set("unary", Napi::Function::New(env, unary, "unary"));
   exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
+  exports.Set("fused", Napi::Function::New(env, fused, "fused"));
   return exports;
 }
 

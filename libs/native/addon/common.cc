@@ -77,6 +77,14 @@ void setThreadCount(int threads) {
   openblas_set_num_threads(g_threads);
 }
 
+ThreadScope::ThreadScope(int threads) : changed_(threads != g_threads) {
+  if (changed_) omp_set_num_threads(threads);
+}
+
+ThreadScope::~ThreadScope() {
+  if (changed_) omp_set_num_threads(g_threads);
+}
+
 void* Workspace::get(Slot slot, size_t bytes) {
   if (bytes == 0) bytes = 64;
   if (sizes_[slot] < bytes) {

@@ -45,6 +45,19 @@ class Args {
 int threadCount();
 void setThreadCount(int threads);
 
+// Runs a library call with `threads` OpenMP threads (oneDNN sizes its work by the calling
+// thread's setting), putting the configured count back afterwards.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  bool changed_;
+};
+
 // Scratch buffers reused by every call: one slot per role (a kernel's reordered input, its
 // reordered output, the library's scratchpad...). A slot grows to the largest size asked of it
 // and is never shrunk, so after the first steps of a training run nothing is allocated.

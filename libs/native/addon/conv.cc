@@ -1,11 +1,12 @@
 // 2-D convolutions (NHWC activations, HWIO filters, as TF.js stores them) with oneDNN.
 //
-// oneDNN's direct AVX-512 convolutions want channel-blocked layouts (nChw16c and blocked
-// filters); on the course CNN they run 3-5x faster than its GEMM-based path over plain NHWC even
-// after converting the data in and out. Each distinct convolution (shapes, strides, padding,
-// activation, thread count) gets a plan: the primitive, its reorders and the sizes of the
-// workspace slots it needs, built once and reused. The blocked copies live in the shared
-// workspace, so a call allocates nothing.
+// oneDNN 2.6 has direct AVX-512 kernels that read and write NHWC activations as they are (brgemm
+// convolutions forward, direct kernels for both gradients); only the filter is converted to the
+// blocked layout they want, a small copy. Where a processor has no such kernel for NHWC, the
+// activations are converted to channel-blocked layouts (nChw16c) and back instead. Each distinct
+// convolution (shapes, strides, padding, activation, thread count) gets a plan: the primitive,
+// its reorders and the sizes of the workspace slots they need, built once and reused. Converted
+// copies live in the shared workspace, so a call allocates nothing.
 //
 // Arguments (a Float64Array), after the three heap offsets [a, b, out]:
 //   3: bias offset or -1 (forward only)
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common.h"
 #include "dnnl-context.h"
@@ -56,6 +58,7 @@ struct ConvPlan {
   size_t scratchpadBytes = 0;
   // Built once: the memories are handles whose data pointers are set on every call.
   std::unordered_map<int, dnnl::memory> execArgs;
+  std::string implementation;
 };
 
 std::unordered_map<std::string, std::unique_ptr<ConvPlan>>& plans() {
@@ -102,17 +105,23 @@ dnnl::post_ops activationOps(int activation, float alpha) {
 }
 
 // Steps `pd` past oneDNN's GEMM-based implementations: their SGEMM corrupts the heap when a
-// signal arrives mid-call (see matmul.cc). The direct kernels (and, last, the reference one)
-// remain. The one case this costs is the data gradient into very few channels (an image's first
-// layer, which training never asks for): about 3x slower than the GEMM path was.
+// signal arrives mid-call (see matmul.cc). Returns whether a direct kernel remains (false: only
+// the reference implementation is left). The one case this costs is the data gradient into very
+// few channels (an image's first layer, which training never asks for): about 3x slower than the
+// GEMM path was.
 template <typename PrimitiveDesc>
-void skipGemm(PrimitiveDesc& pd) {
-  while (std::string(pd.impl_info_str()).find("gemm") != std::string::npos) {
+bool skipGemm(PrimitiveDesc& pd) {
+  for (;;) {
+    const std::string impl = pd.impl_info_str();
+    if (impl.find("gemm") == std::string::npos) return impl.find("ref") == std::string::npos;
     if (!pd.next_impl()) throw std::runtime_error("oneDNN offers only GEMM-based kernels for this convolution");
   }
 }
 
-std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBias, int activation, float alpha) {
+// `blockedActivations`: let the primitive pick the activations' layout too (then they are
+// converted); otherwise it works on NHWC directly. Returns nullptr when, with NHWC, only the
+// reference kernel is left.
+std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBias, int activation, float alpha, bool blockedActivations) {
   auto& engine = cpuEngine();
   const dims srcDims = {g.n, g.inC, g.inH, g.inW};
   const dims weiDims = {g.outC, g.inC, g.filterH, g.filterW};
@@ -124,9 +133,10 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
   const dnnl::memory::desc srcUser(srcDims, dt::f32, tag::nhwc);
   const dnnl::memory::desc weiUser(weiDims, dt::f32, tag::hwio);
   const dnnl::memory::desc dstUser(dstDims, dt::f32, tag::nhwc);
-  const dnnl::memory::desc srcAny(srcDims, dt::f32, tag::any);
+  const tag activations = blockedActivations ? tag::any : tag::nhwc;
+  const dnnl::memory::desc srcAny(srcDims, dt::f32, activations);
   const dnnl::memory::desc weiAny(weiDims, dt::f32, tag::any);
-  const dnnl::memory::desc dstAny(dstDims, dt::f32, tag::any);
+  const dnnl::memory::desc dstAny(dstDims, dt::f32, activations);
   const dnnl::memory::desc biasDesc({g.outC}, dt::f32, tag::x);
 
   dnnl::primitive_attr attr;
@@ -144,7 +154,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
   if (kind == ConvKind::kForward) {
     attr.set_post_ops(activationOps(activation, alpha));
     dnnl::convolution_forward::primitive_desc pd(forwardDesc(hasBias), attr, engine);
-    skipGemm(pd);
+    if (!skipGemm(pd) && !blockedActivations) return nullptr;
     plan->a.init(srcUser, pd.src_desc(), kSlotIn0, false);
     plan->b.init(weiUser, pd.weights_desc(), kSlotIn1, false);
     plan->out.init(dstUser, pd.dst_desc(), kSlotOut, true);
@@ -154,6 +164,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
     plan->hasBias = hasBias;
     if (hasBias) plan->bias = dnnl::memory(biasDesc, engine, DNNL_MEMORY_NONE);
     plan->primitive = dnnl::convolution_forward(pd);
+    plan->implementation = std::string("forward ") + pd.impl_info_str();
     scratchpadDesc = pd.scratchpad_desc();
   } else if (kind == ConvKind::kBackwardData) {
     dnnl::convolution_forward::primitive_desc hint(forwardDesc(false), engine);
@@ -161,7 +172,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
     dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, srcAny, weiAny, dstAny, strides, dilates,
                                                padL, padR);
     dnnl::convolution_backward_data::primitive_desc pd(desc, attr, engine, hint);
-    skipGemm(pd);
+    if (!skipGemm(pd) && !blockedActivations) return nullptr;
     plan->a.init(dstUser, pd.diff_dst_desc(), kSlotIn0, false);
     plan->b.init(weiUser, pd.weights_desc(), kSlotIn1, false);
     plan->out.init(srcUser, pd.diff_src_desc(), kSlotOut, true);
@@ -169,6 +180,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
     plan->argB = DNNL_ARG_WEIGHTS;
     plan->argOut = DNNL_ARG_DIFF_SRC;
     plan->primitive = dnnl::convolution_backward_data(pd);
+    plan->implementation = std::string("backward data ") + pd.impl_info_str();
     scratchpadDesc = pd.scratchpad_desc();
   } else {
     dnnl::convolution_forward::primitive_desc hint(forwardDesc(false), engine);
@@ -176,7 +188,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
     dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, srcAny, weiAny, dstAny, strides,
                                                   dilates, padL, padR);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, attr, engine, hint);
-    skipGemm(pd);
+    if (!skipGemm(pd) && !blockedActivations) return nullptr;
     plan->a.init(srcUser, pd.src_desc(), kSlotIn0, false);
     plan->b.init(dstUser, pd.diff_dst_desc(), kSlotIn1, false);
     plan->out.init(weiUser, pd.diff_weights_desc(), kSlotOut, true);
@@ -184,6 +196,7 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
     plan->argB = DNNL_ARG_DIFF_DST;
     plan->argOut = DNNL_ARG_DIFF_WEIGHTS;
     plan->primitive = dnnl::convolution_backward_weights(pd);
+    plan->implementation = std::string("backward weights ") + pd.impl_info_str();
     scratchpadDesc = pd.scratchpad_desc();
   }
   plan->scratchpadBytes = scratchpadDesc.get_size();
@@ -194,7 +207,15 @@ std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBia
                     {plan->argOut, used(plan->out)},
                     {DNNL_ARG_SCRATCHPAD, plan->scratchpad}};
   if (plan->hasBias) plan->execArgs.emplace(DNNL_ARG_BIAS, plan->bias);
+  // The activations are a and out, except for the filter gradient where they are a and b.
+  const bool converted = plan->a.reordered || (kind == ConvKind::kBackwardWeights ? plan->b.reordered : plan->out.reordered);
+  plan->implementation += converted ? " (activations converted to a blocked layout)" : " (NHWC)";
   return plan;
+}
+
+std::unique_ptr<ConvPlan> makePlan(ConvKind kind, const Geometry& g, bool hasBias, int activation, float alpha) {
+  auto plan = makePlan(kind, g, hasBias, activation, alpha, false);
+  return plan != nullptr ? std::move(plan) : makePlan(kind, g, hasBias, activation, alpha, true);
 }
 
 ConvPlan& planFor(ConvKind kind, const Geometry& g, bool hasBias, int activation, float alpha) {
@@ -282,5 +303,10 @@ Napi::Value conv2dBackpropFilter(const Napi::CallbackInfo& info) {
 }
 void releaseConvPlans() { plans().clear(); }
 size_t convPlanCount() { return plans().size(); }
+std::vector<std::string> convImplementations() {
+  std::vector<std::string> out;
+  for (const auto& entry : plans()) out.push_back(entry.second->implementation);
+  return out;
+}
 
 }  // namespace dlexp

@@ -61,6 +61,10 @@ std::unordered_map<std::string, std::unique_ptr<MatMulPlan>>& plans() {
 
 constexpr size_t kMaxPlans = 1024;
 
+// Products smaller than this (in multiply-adds) run on one thread: splitting them costs more
+// than it saves (an LSTM step's 100x128 by 128x512 is 6.6 million).
+constexpr double kParallelMultiplyAdds = 4e6;
+
 // The first implementation oneDNN offers that is not its SGEMM; empty when there is none.
 bool pickBrgemm(dnnl::matmul::primitive_desc& pd) {
   do {
@@ -122,7 +126,9 @@ Napi::Value matMul(const Napi::CallbackInfo& info) {
   const char* kernel = "MatMul";
   const Heap heap = heapFrom(env, info[0]);
   const Args args(env, info[1], 16, kernel);
-  MatMulShape s{args.i(5), args.i(6), args.i(7), args.i(8), args.i(9), args.i(10) != 0, args.i(11) != 0, threadCount()};
+  MatMulShape s{args.i(5), args.i(6), args.i(7), args.i(8), args.i(9), args.i(10) != 0, args.i(11) != 0, 1};
+  const double multiplyAdds = static_cast<double>(std::max(s.batchA, s.batchB)) * s.m * s.n * s.k;
+  s.threads = multiplyAdds >= kParallelMultiplyAdds ? threadCount() : 1;
   if (s.batchA < 1 || s.batchB < 1 || s.m < 0 || s.k < 0 || s.n < 0) fail(env, "MatMul: invalid shape");
   if (s.batchA != s.batchB && s.batchA != 1 && s.batchB != 1) fail(env, "MatMul: batches must be equal or one of them 1");
   if (s.m > INT32_MAX || s.n > INT32_MAX || s.k > INT32_MAX) fail(env, "MatMul: a dimension exceeds 2^31");
@@ -153,6 +159,7 @@ Napi::Value matMul(const Napi::CallbackInfo& info) {
     if (k == 0) {
       std::memset(out, 0, sizeof(float) * batch * m * n);
     } else {
+      const ThreadScope scope(static_cast<int>(s.threads));
       MatMulPlan& plan = planFor(s);
       if (plan.useOneDnn) {
         Workspace& ws = workspace();
@@ -176,7 +183,7 @@ Napi::Value matMul(const Napi::CallbackInfo& info) {
       // Rows split among the threads in fixed blocks.
       const int64_t rows = batch * m;
       const int threads = threadCount();
-      const int parts = rows * n >= 16384 ? static_cast<int>(std::min<int64_t>(threads, rows)) : 1;
+      const int parts = rows * n >= (1 << 18) ? static_cast<int>(std::min<int64_t>(threads, rows)) : 1;
       const auto finish = loops().finishRows;
 #pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
       for (int p = 0; p < parts; p++) {

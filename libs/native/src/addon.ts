@@ -21,6 +21,14 @@ export interface AddonInfo {
   threads: number;
 }
 
+/** What the addon holds between calls. */
+export interface NativeMemoryStats {
+  workspaceBytes: number;
+  convolutionPlans: number;
+  /** What each convolution plan runs, such as "forward brgconv:avx512_core (NHWC)". */
+  convolutionImplementations: string[];
+}
+
 /**
  * The addon's functions. Kernels take the wasm heap (HEAPU8) and one Float64Array of heap byte
  * offsets and sizes (layouts in addon/*.cc); they read their inputs from the heap and write their
@@ -29,7 +37,7 @@ export interface AddonInfo {
 export interface NativeAddon {
   info(): AddonInfo;
   setThreads(threads: number): void;
-  memoryStats(): { workspaceBytes: number; convolutionPlans: number };
+  memoryStats(): NativeMemoryStats;
   release(): void;
   conv2d(heap: Uint8Array, args: Float64Array): void;
   conv2dBackpropInput(heap: Uint8Array, args: Float64Array): void;
@@ -42,6 +50,7 @@ export interface NativeAddon {
   binary(heap: Uint8Array, args: Float64Array): void;
   unary(heap: Uint8Array, args: Float64Array): void;
   sum(heap: Uint8Array, args: Float64Array): void;
+  fused(heap: Uint8Array, program: Float64Array): void;
 }
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

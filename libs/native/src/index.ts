@@ -19,3 +19,4 @@ export {
 } from './native-backend';
 export type { NativeBackendOptions, NativeBackendRegistration } from './native-backend';
 export { BUILD_PACKAGES, BUILD_COMMAND } from './addon';
+export type { NativeMemoryStats } from './addon';

@@ -15,7 +15,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ConfigError, RunError } from '@dlexp/core';
-import { loadAddon, type NativeAddon } from './addon';
+import { loadAddon, type NativeAddon, type NativeMemoryStats } from './addon';
+import { Fuser, FusingStorage, type FusingBackend } from './fusion';
 import { nativeKernelConfig, type HeapBackend, type NativeKernelContext } from './kernels/kernel-context';
 import { NATIVE_KERNEL_LIST } from './kernels/register-all';
 
@@ -34,6 +35,11 @@ const ARG_BLOCK_LENGTH = 64;
 export interface NativeBackendOptions {
   /** Threads for the addon's kernels (oneDNN's OpenMP pool). Default: the core count. */
   threads?: number;
+  /**
+   * Hold back elementwise kernels on large tensors and evaluate each chain of them in one pass
+   * (see fusion.ts). Default true; false runs every kernel as it is called (for comparisons).
+   */
+  fuseElementwise?: boolean;
 }
 
 export interface NativeBackendRegistration {
@@ -80,22 +86,55 @@ async function ensureWasmBackend(): Promise<KernelBackend> {
   return engine.registry['wasm']!;
 }
 
+/** The native backend instance: a BackendWasm with a fusing tensor table. */
+export interface NativeInstance extends KernelBackend {
+  fuser: Fuser | undefined;
+}
+
 /**
  * A BackendWasm sharing `wasmBackend`'s module, built without its constructor: the constructor
  * re-initialises the module's thread pool, which belongs to the wasm backend.
  */
-function createNativeInstance(wasmBackend: KernelBackend): KernelBackend {
+function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fuse: boolean): NativeInstance {
   const shared = wasmBackend as unknown as HeapBackend;
-  const instance = Object.create(Object.getPrototypeOf(wasmBackend) as object) as KernelBackend & Record<string, unknown>;
+  const prototype = Object.getPrototypeOf(wasmBackend) as KernelBackend;
+  const instance = Object.create(prototype) as NativeInstance & Record<string, unknown>;
+  const storage = new FusingStorage(instance, tf.engine());
   instance['wasm'] = shared.wasm;
   instance['dataIdNextNumber'] = NATIVE_ID_BASE;
-  instance['dataIdMap'] = new tf.DataStorage(instance, tf.engine());
+  instance['dataIdMap'] = storage;
+  const wasm = shared.wasm as unknown as FusingBackend['wasm'];
+  const disposeStock = prototype.disposeData.bind(instance);
+  instance.fuser = new Fuser(addon, instance as unknown as FusingBackend, storage, (dataId) => disposeStock(dataId));
+  instance.fuser.enabled = fuse;
+  // Reference counting reads the table without evaluating pending work (a Reshape of a pending
+  // tensor shares it; that is no reason to compute it yet).
+  instance.incRef = (dataId: object) => {
+    const data = storage.peek(dataId);
+    if (data !== undefined) data.refCount++;
+  };
+  instance.refCount = (dataId: object) => storage.peek(dataId)?.refCount ?? 0;
+  instance.disposeData = (dataId: object, force = false) => {
+    const data = storage.peek(dataId);
+    if (data === undefined || instance.fuser?.isPending(dataId) !== true) return disposeStock(dataId, force);
+    data.refCount--;
+    if (!force && data.refCount > 0) return false;
+    // Pending and now unreachable: its values are never written, so its memory can go now.
+    instance.fuser.markDead(dataId);
+    wasm._free(data.memoryOffset);
+    wasm.tfjs.disposeData(data.id);
+    storage.delete(dataId);
+    return true;
+  };
+  storage.fuser = instance.fuser;
   // The module is the wasm backend's to dispose; this instance only drops its own references.
   instance.dispose = () => undefined;
   return instance;
 }
 
 let context: NativeKernelContext | undefined;
+/** Whether instances created from now on fuse elementwise chains (fixed per instance). */
+let fuseElementwise = true;
 /** The wasm kernels as they were when native registered, to fall back to. */
 const wasmKernels = new Map<string, KernelConfig>();
 
@@ -125,6 +164,7 @@ function kernelContext(addon: NativeAddon): NativeKernelContext {
  */
 export async function registerNativeBackend(options: NativeBackendOptions = {}): Promise<NativeBackendRegistration> {
   const addon = requireAddon();
+  fuseElementwise = options.fuseElementwise ?? true;
   const threads = checkThreads(options.threads ?? defaultThreads());
   const wasmBackend = await ensureWasmBackend();
   addon.setThreads(threads);
@@ -144,7 +184,12 @@ export async function registerNativeBackend(options: NativeBackendOptions = {}):
     if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) === undefined) tf.registerKernel(nativeKernelConfig(kernel, NATIVE_BACKEND, shared));
   }
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
-    tf.registerBackend(NATIVE_BACKEND, () => createNativeInstance(tf.engine().registry['wasm'] ?? wasmBackend), NATIVE_PRIORITY);
+    tf.registerBackend(NATIVE_BACKEND, () => createNativeInstance(tf.engine().registry['wasm'] ?? wasmBackend, addon, fuseElementwise), NATIVE_PRIORITY);
+  }
+  const existing = tf.engine().registry[NATIVE_BACKEND] as NativeInstance | undefined;
+  if (existing?.fuser !== undefined) {
+    existing.fuser.flush();
+    existing.fuser.enabled = fuseElementwise;
   }
   const registered = tf.getKernelsForBackend(NATIVE_BACKEND).length - NATIVE_KERNELS.length;
   return { backendName: NATIVE_BACKEND, threads, kernels: [...NATIVE_KERNELS], inheritedKernels: Math.max(inherited, registered) };
@@ -162,6 +207,6 @@ export function releaseNativeMemory(): void {
 }
 
 /** What the addon holds between calls: its workspace and the convolution plans it has built. */
-export function nativeMemory(): { workspaceBytes: number; convolutionPlans: number } {
+export function nativeMemory(): NativeMemoryStats {
   return requireAddon().memoryStats();
 }

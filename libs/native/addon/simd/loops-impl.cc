@@ -25,11 +25,113 @@ namespace dlexp {
 namespace DLEXP_CONCAT(isa_, DLEXP_ISA) {
 namespace {
 
-// Below this many elements a pass runs on the calling thread: waking the pool costs more.
-constexpr int64_t kParallelThreshold = 1 << 15;
+// Below this many elements a pass runs on the calling thread. Waking the pool costs microseconds
+// when the other threads are idle, and a whole time slice when the machine is busy and one of
+// them has been descheduled; a pass over memory gains little from a second thread until it
+// outgrows the caches. Transcendental functions are compute-bound and split sooner.
+constexpr int64_t kParallelThreshold = 1 << 18;
+constexpr int64_t kComputeParallelThreshold = 1 << 16;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Transcendental functions written to vectorise (no calls, no branches), within a few units in
+// the last place of float32: the compiler turns each loop over them into 512-bit code, where
+// libm's expf/tanhf would be called one element at a time.
+inline float fromBits(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, sizeof f);
+  return f;
+}
+inline int32_t toBits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, sizeof i);
+  return i;
+}
+
+// exp(x) = 2^n * exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2, where the Taylor series to
+// r^7 is exact to float precision; 2^n is applied in two halves so that n = 128 comes out right.
+// Below -87.3 (where exp is subnormal, under 1.2e-38) the result is 0.
+inline float vexp(float x) {
+  const bool nan = x != x;
+  const bool over = x > 88.72283935546875f;
+  const bool under = x < -87.33654475f;
+  float xc = nan ? 0.f : x;
+  xc = xc < -87.33654475f ? -87.33654475f : (xc > 88.7228f ? 88.7228f : xc);
+  const float n = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  float r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;
+  const float y = p * fromBits((half + 127) << 23) * fromBits((ni - half + 127) << 23);
+  return nan ? x : (over ? kInf : (under ? 0.f : y));
+}
+
+// log(x) = e * ln 2 + log(m) with m in [sqrt(1/2), sqrt(2)), log(m) = 2 atanh((m - 1) / (m + 1))
+// by its series to the 11th power.
+inline float vlog(float x) {
+  const bool subnormal = x < 1.17549435e-38f;
+  const float xs = subnormal ? x * 8388608.f : x;
+  const int32_t bits = toBits(xs);
+  int32_t e = ((bits >> 23) & 0xff) - 127 - (subnormal ? 23 : 0);
+  float m = fromBits((bits & 0x7fffff) | 0x3f800000);
+  const bool big = m > 1.41421356f;
+  m = big ? m * 0.5f : m;
+  e = big ? e + 1 : e;
+  const float t = (m - 1.f) / (m + 1.f);
+  const float t2 = t * t;
+  float p = 1.f / 11.f;
+  p = p * t2 + 1.f / 9.f;
+  p = p * t2 + 1.f / 7.f;
+  p = p * t2 + 1.f / 5.f;
+  p = p * t2 + 1.f / 3.f;
+  p = p * t2 + 1.f;
+  const float fe = static_cast<float>(e);
+  const float y = fe * 0.693359375f + (2.f * t * p - fe * 2.12194440e-4f);
+  // Special values: log 0 = -inf, log of a negative or NaN = NaN, log inf = inf.
+  return x == 0.f ? -kInf : (x < 0.f || x != x ? kNaN : (x == kInf ? kInf : y));
+}
+
+// expm1 without cancellation near 0 (its series to x^8 there), exp(x) - 1 elsewhere.
+inline float vexpm1(float x) {
+  float p = 1.f / 40320.f;
+  p = p * x + 1.f / 5040.f;
+  p = p * x + 1.f / 720.f;
+  p = p * x + 1.f / 120.f;
+  p = p * x + 1.f / 24.f;
+  p = p * x + 1.f / 6.f;
+  p = p * x + 0.5f;
+  p = p * x + 1.f;
+  const float small = p * x;
+  return (x > -0.5f && x < 0.5f) ? small : vexp(x) - 1.f;
+}
+
+// tanh: its odd series to x^13 below |x| = 0.5, 1 - 2 / (exp(2|x|) + 1) above (with the sign).
+inline float vtanh(float x) {
+  const float a = std::fabs(x);
+  const float x2 = x * x;
+  float p = 21844.f / 6081075.f;
+  p = p * x2 - 1382.f / 155925.f;
+  p = p * x2 + 62.f / 2835.f;
+  p = p * x2 - 17.f / 315.f;
+  p = p * x2 + 2.f / 15.f;
+  p = p * x2 - 1.f / 3.f;
+  p = p * x2 + 1.f;
+  const float small = x * p;
+  const float large = 1.f - 2.f / (vexp(2.f * a) + 1.f);
+  const float signedLarge = x < 0.f ? -large : large;
+  return a < 0.5f ? small : (x != x ? x : signedLarge);
+}
+
+inline float vsigmoid(float x) { return 1.f / (1.f + vexp(-x)); }
 
 // Maximum and Minimum pass NaN on (JavaScript's Math.max/min, the cpu backend's).
 inline float maximumOf(float a, float b) { return (a != a || b != b) ? kNaN : (a > b ? a : b); }
@@ -83,8 +185,8 @@ void run(const float* a, int64_t sa, const float* b, int64_t sb, Out* out, int64
 // Splits `rows` rows of `inner` elements among the threads in fixed contiguous pieces and calls
 // body(row, first, count) for each piece. A few long rows are cut along their length.
 template <typename Body>
-void forRanges(int64_t rows, int64_t inner, int threads, Body body) {
-  if (rows * inner < kParallelThreshold) threads = 1;
+void forRanges(int64_t rows, int64_t inner, int threads, Body body, int64_t threshold = kParallelThreshold) {
+  if (rows * inner < threshold) threads = 1;
   if (threads == 1) {
     for (int64_t r = 0; r < rows; r++) body(r, 0, inner);
   } else if (rows >= threads) {
@@ -161,12 +263,12 @@ void unaryRun(const float* x, float* out, int64_t count, float alpha, float beta
     if constexpr (Op == kSqrt) r = std::sqrt(v);
     if constexpr (Op == kRsqrt) r = 1.f / std::sqrt(v);
     if constexpr (Op == kReciprocal) r = 1.f / v;
-    if constexpr (Op == kExp) r = std::exp(v);
-    if constexpr (Op == kLog) r = std::log(v);
-    if constexpr (Op == kTanh) r = std::tanh(v);
-    if constexpr (Op == kSigmoid) r = 1.f / (1.f + std::exp(-v));
+    if constexpr (Op == kExp) r = vexp(v);
+    if constexpr (Op == kLog) r = vlog(v);
+    if constexpr (Op == kTanh) r = vtanh(v);
+    if constexpr (Op == kSigmoid) r = vsigmoid(v);
     if constexpr (Op == kLeakyRelu) r = v < 0.f ? alpha * v : v;
-    if constexpr (Op == kElu) r = v < 0.f ? std::expm1(v) : v;
+    if constexpr (Op == kElu) r = v < 0.f ? vexpm1(v) : v;
     if constexpr (Op == kClip) r = v > beta ? beta : (v < alpha ? alpha : v);
     out[j] = r;
   }
@@ -174,7 +276,10 @@ void unaryRun(const float* x, float* out, int64_t count, float alpha, float beta
 
 template <int Op>
 void unaryOp(const float* x, float* out, int64_t count, float alpha, float beta, int threads) {
-  forRanges(1, count, threads, [&](int64_t, int64_t first, int64_t n) { unaryRun<Op>(x + first, out + first, n, alpha, beta); });
+  constexpr bool kTranscendental = Op == kExp || Op == kLog || Op == kTanh || Op == kSigmoid || Op == kElu;
+  forRanges(
+      1, count, threads, [&](int64_t, int64_t first, int64_t n) { unaryRun<Op>(x + first, out + first, n, alpha, beta); },
+      kTranscendental ? kComputeParallelThreshold : kParallelThreshold);
 }
 
 void unary(int op, const float* x, float* out, int64_t count, float alpha, float beta, int threads) {
@@ -257,7 +362,7 @@ inline void windowRange(int o, int stride, int pad, int filter, int extent, int&
 void poolForward(const PoolGeometry& g, const float* x, float* y, bool isMax, int threads) {
   const int64_t rows = static_cast<int64_t>(g.n) * g.outH;
   const size_t c = static_cast<size_t>(g.c);
-  if (rows * g.outW * g.c < kParallelThreshold) threads = 1;
+  if (rows * g.outW * g.c < kComputeParallelThreshold) threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t row = 0; row < rows; row++) {
     const int b = static_cast<int>(row / g.outH);
@@ -297,6 +402,7 @@ void maxPoolGrad(const PoolGeometry& g, const float* x, const float* dy, float* 
   // Windows that tile the input without overlap (stride = window, the usual 2x2/2): every input
   // position gets at most one window's gradient, so it is written, not accumulated.
   const bool tiled = g.strideH == g.filterH && g.strideW == g.filterW;
+  if (volume(g.n, g.inH, g.inW, g.c) < static_cast<size_t>(kComputeParallelThreshold)) threads = 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int b = 0; b < g.n; b++) {
     float* best = scratch + 2 * c * static_cast<size_t>(omp_get_thread_num());
@@ -349,7 +455,7 @@ void avgPoolGrad(const PoolGeometry& g, const float* dy, float* dx, int threads)
   const size_t c = static_cast<size_t>(g.c);
   const float scale = 1.f / static_cast<float>(g.filterH * g.filterW);
   const int64_t rows = static_cast<int64_t>(g.n) * g.inH;
-  if (rows * g.inW * g.c < kParallelThreshold) threads = 1;
+  if (rows * g.inW * g.c < kComputeParallelThreshold) threads = 1;
   // Gathered: each input position sums the dy of the windows covering it, then scales.
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t row = 0; row < rows; row++) {
@@ -399,13 +505,13 @@ void finishRow(float* row, int64_t n, int64_t first, const Epilogue& e) {
       for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.f ? 0.f : (row[j] > 6.f ? 6.f : row[j]);
       break;
     case kActElu:
-      for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.f ? std::expm1(row[j]) : row[j];
+      for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.f ? vexpm1(row[j]) : row[j];
       break;
     case kActLeakyRelu:
       for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.f ? e.alpha * row[j] : row[j];
       break;
     case kActSigmoid:
-      for (int64_t j = 0; j < n; j++) row[j] = 1.f / (1.f + std::exp(-row[j]));
+      for (int64_t j = 0; j < n; j++) row[j] = vsigmoid(row[j]);
       break;
     case kActPrelu:
       if (e.preluLength == 1) {
@@ -425,10 +531,89 @@ void finishRows(float* rows, int64_t count, int64_t n, int64_t first, const Epil
   for (int64_t r = 0; r < count; r++) finishRow(rows + r * n, n, first + r * n, e);
 }
 
+using FloatRun = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t);
+using UnaryRun = void (*)(const float*, float*, int64_t, float, float);
+
+FloatRun floatRunFor(int op) {
+  switch (op) {
+    case kAdd: return run<kAdd, float>;
+    case kSub: return run<kSub, float>;
+    case kMul: return run<kMul, float>;
+    case kDiv: return run<kDiv, float>;
+    case kMaximum: return run<kMaximum, float>;
+    case kMinimum: return run<kMinimum, float>;
+    case kSquaredDifference: return run<kSquaredDifference, float>;
+    default: return nullptr;
+  }
+}
+
+UnaryRun unaryRunFor(int op) {
+  switch (op) {
+    case kRelu: return unaryRun<kRelu>;
+    case kRelu6: return unaryRun<kRelu6>;
+    case kStep: return unaryRun<kStep>;
+    case kNeg: return unaryRun<kNeg>;
+    case kAbs: return unaryRun<kAbs>;
+    case kSquare: return unaryRun<kSquare>;
+    case kSqrt: return unaryRun<kSqrt>;
+    case kRsqrt: return unaryRun<kRsqrt>;
+    case kReciprocal: return unaryRun<kReciprocal>;
+    case kExp: return unaryRun<kExp>;
+    case kLog: return unaryRun<kLog>;
+    case kTanh: return unaryRun<kTanh>;
+    case kSigmoid: return unaryRun<kSigmoid>;
+    case kLeakyRelu: return unaryRun<kLeakyRelu>;
+    case kElu: return unaryRun<kElu>;
+    case kClip: return unaryRun<kClip>;
+    default: return nullptr;
+  }
+}
+
+// Block by block: each node's values for the block are computed into its output (when it has
+// one) or into a block-sized register, so intermediate values never leave the cache.
+void fused(const FusedProgram& p, int threads, float* scratch) {
+  FloatRun binaryRuns[kMaxFusedNodes];
+  UnaryRun unaryRuns[kMaxFusedNodes];
+  for (int j = 0; j < p.nodes; j++) {
+    binaryRuns[j] = p.node[j].unary ? nullptr : floatRunFor(p.node[j].op);
+    unaryRuns[j] = p.node[j].unary ? unaryRunFor(p.node[j].op) : nullptr;
+  }
+  const int64_t blocks = (p.count + kFusedBlock - 1) / kFusedBlock;
+  if (p.count < kParallelThreshold) threads = 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t block = 0; block < blocks; block++) {
+    float* registers = scratch + static_cast<int64_t>(omp_get_thread_num()) * p.nodes * kFusedBlock;
+    const int64_t start = block * kFusedBlock;
+    const int64_t length = std::min<int64_t>(kFusedBlock, p.count - start);
+    float* values[kMaxFusedNodes];
+    auto operand = [&](int ref, int64_t& stride) -> const float* {
+      if (ref < 0) {
+        stride = 1;
+        return values[-ref - 1];
+      }
+      stride = p.scalar[ref] ? 0 : 1;
+      return p.scalar[ref] ? p.input[ref] : p.input[ref] + start;
+    };
+    for (int j = 0; j < p.nodes; j++) {
+      const FusedNode& n = p.node[j];
+      float* out = n.output != nullptr ? n.output + start : registers + static_cast<int64_t>(j) * kFusedBlock;
+      int64_t sa = 0, sb = 0;
+      const float* a = operand(n.a, sa);
+      if (n.unary) {
+        unaryRuns[j](a, out, length, n.alpha, n.beta);
+      } else {
+        const float* b = operand(n.b, sb);
+        binaryRuns[j](a, sa, b, sb, out, length);
+      }
+      values[j] = out;
+    }
+  }
+}
+
 }  // namespace
 
 extern const Loops kLoops;
-const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows};
+const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows, fused};
 
 }  // namespace DLEXP_CONCAT(isa_, DLEXP_ISA)
 }  // namespace dlexp

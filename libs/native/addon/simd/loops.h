@@ -72,6 +72,29 @@ struct Epilogue {
   bool active() const { return bias != nullptr || activation != kLinear; }
 };
 
+// A chain of elementwise operations evaluated in one pass (see fusion.cc): every input is either
+// `count` floats or one float broadcast, every node reads inputs or earlier nodes, and the
+// outputs are the nodes whose values are still wanted.
+constexpr int kMaxFusedNodes = 64;
+constexpr int kMaxFusedInputs = 64;
+constexpr int kFusedBlock = 1024;
+
+struct FusedNode {
+  int unary;       // 1: a unary operation (UnaryOp), 0: a binary one (BinaryOp, not a comparison)
+  int op;
+  int a, b;        // operands: >= 0 an input, < 0 the node -(operand + 1)
+  float alpha, beta;
+  float* output;   // where the node's values go, or nullptr when only later nodes need them
+};
+
+struct FusedProgram {
+  int64_t count = 0;
+  int inputs = 0, nodes = 0;
+  const float* input[kMaxFusedInputs] = {};
+  bool scalar[kMaxFusedInputs] = {};
+  FusedNode node[kMaxFusedNodes] = {};
+};
+
 struct Loops {
   const char* isa;
   // Comparisons write bytes (TF.js bool), the rest floats.
@@ -85,6 +108,8 @@ struct Loops {
   void (*avgPoolGrad)(const PoolGeometry& g, const float* dy, float* dx, int threads);
   // Rows [0, rows) of n values starting at flat output index `first`.
   void (*finishRows)(float* rows, int64_t count, int64_t n, int64_t first, const Epilogue& e);
+  // `scratch` holds threads * nodes * kFusedBlock floats.
+  void (*fused)(const FusedProgram& program, int threads, float* scratch);
 };
 
 const Loops& loops();

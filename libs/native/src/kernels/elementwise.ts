@@ -5,7 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { Fuser } from '../fusion';
 import { heapBackend, offsetOf, sizeOf, type KernelArgs, type NativeKernel, type NativeKernelContext } from './kernel-context';
+
+function fuserOf(backend: unknown): Fuser | undefined {
+  return (backend as { fuser?: Fuser }).fuser;
+}
 
 /** Operation codes of addon/elementwise.cc. */
 const BINARY_OPS = {
@@ -112,8 +117,13 @@ function createBinary(context: NativeKernelContext, name: keyof typeof BINARY_OP
     } catch {
       return wasm(call);
     }
+    if (sizeOf(outShape) === 0 || sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return wasm(call);
+    if (op < FIRST_COMPARISON) {
+      const held = fuserOf(call.backend)?.defer(false, op, [a, b], outShape);
+      if (held !== undefined) return held;
+    }
     const args = context.args;
-    if (sizeOf(outShape) === 0 || sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0 || !writeLayout(args, a.shape, b.shape, outShape)) return wasm(call);
+    if (!writeLayout(args, a.shape, b.shape, outShape)) return wasm(call);
     const backend = heapBackend(call.backend);
     const out = backend.makeOutput(outShape, outDtype);
     args[0] = offsetOf(backend, a);
@@ -143,6 +153,8 @@ function createUnary(context: NativeKernelContext, name: keyof typeof UNARY_OPS)
       args[4] = a.alpha ?? (name === 'LeakyRelu' ? 0.2 : 0);
       args[5] = 0;
     }
+    const held = fuserOf(call.backend)?.defer(true, op, [x], [...x.shape], args[4], args[5]);
+    if (held !== undefined) return held;
     const backend = heapBackend(call.backend);
     const out = backend.makeOutput([...x.shape], 'float32');
     args[0] = offsetOf(backend, x);
