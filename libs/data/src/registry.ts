@@ -6,6 +6,7 @@ import { tfrecordDataset } from './tfrecord-dataset';
 import { captchaDataset } from './captcha';
 import { csvDataset } from './csv';
 import { imageFolderDataset } from './image-folder';
+import { objectiveDataset } from './objective';
 
 /** Every dataset this library provides, in one registry built on demand (no import side effects). */
 export function createDatasetRegistry(): DatasetRegistry {
@@ -18,5 +19,6 @@ export function createDatasetRegistry(): DatasetRegistry {
   registry.register(tfrecordDataset);
   registry.register(csvDataset);
   registry.register(imageFolderDataset);
+  registry.register(objectiveDataset);
   return registry;
 }
