@@ -1,192 +1,203 @@
-import { mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import Table from 'cli-table3';
-import { ConfigError, Registry, formatPath, parsePath, type Diagnostic, type RegistryEntry } from '@dlexp/core';
-import { trialOverrides, type LoadedExperiment, type LoadOptions, type SweepParameterConfig, type TrialParameters } from '@dlexp/config';
-import { formatNumber, loadExperiment, newRunId, runExperiment, writeFileAtomic, type Invocation, type Registries, type RunOptions, type RunSink } from '@dlexp/train';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { activateBackend } from '@dlexp/backends';
+import { formatDiagnostic } from '@dlexp/core';
+import type { LoadedExperiment } from '@dlexp/config';
+import { writeSweepPlots } from '@dlexp/plots';
+import {
+  bestLine,
+  checkExperimentSweep,
+  configurationYaml,
+  createChildProcessExecutor,
+  createSamplerRegistry,
+  createTrialResolver,
+  epochTable,
+  readTrialRows,
+  runSweep,
+  sweepTable,
+  type SweepLoadOptions,
+  type SweepMethodRegistry,
+  type SweepSummaryFile,
+} from '@dlexp/sweep';
+import { newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
+import { EXIT, type Io } from './cli/context';
+import type { OptionValues } from './cli/options';
+import { createLiveView } from './sweep-live';
+import { writeTrajectoryPlots } from './sweep-plots';
+import type { RunnerTrialContext } from './trial-child';
 
-interface SweepMethodContext {
-  parameters: Record<string, SweepParameterConfig>;
-}
-
-/** A sweep method proposes the trials to run, in order. */
-export type SweepMethod = () => TrialParameters[];
-
-export type SweepMethodRegistry = Registry<SweepMethodContext, SweepMethod>;
-
-/** Every combination of the values, the first parameter varying slowest. */
-const grid: RegistryEntry<Record<string, never>, SweepMethodContext, SweepMethod> = {
-  name: 'grid',
-  description: 'Every combination of the listed values, one trial each, run in order.',
-  params: {},
-  create: (_p, context) => () => {
-    let trials: TrialParameters[] = [{}];
-    for (const [path, { values }] of Object.entries(context.parameters)) {
-      trials = trials.flatMap((trial) => values.map((value) => ({ ...trial, [path]: value })));
-    }
-    return trials;
-  },
-};
-
+/** The sweep methods (grid, random, tpe), from the sweep library; they also define the `sweep:` block's schema. */
 export function createSweepMethodRegistry(): SweepMethodRegistry {
-  const registry: SweepMethodRegistry = new Registry('sweep method', 'sweeps');
-  registry.register(grid);
-  return registry;
+  return createSamplerRegistry();
 }
 
-export interface SweepOptions {
+/** The trial process's entry, run through tsx like the runner itself. */
+const TRIAL_ENTRY = fileURLToPath(new URL('./trial-child.ts', import.meta.url));
+const typescriptLoader = () => ['--import', import.meta.resolve('tsx')];
+
+/**
+ * Checks an experiment's sweep without running it: the block at its YAML lines, and the trials it
+ * can propose validated as experiments. Returns the warnings (a test metric), formatted.
+ */
+export function validateSweep(experiment: LoadedExperiment, registries: Registries, file: string, load: SweepLoadOptions): string[] {
+  return checkExperimentSweep(experiment, registries, { file, load }).warnings.map(formatDiagnostic);
+}
+
+export interface SweepCommandOptions {
+  /** The experiment file, absolute. */
   file: string;
-  load: LoadOptions;
+  load: SweepLoadOptions;
   /** What the sweep was started with; each trial records it plus its own values. */
   invocation: Omit<Invocation, 'configHash' | 'trial'>;
   out?: string;
   root: string;
   argv: string[];
-  print(line: string): void;
-  /** Where each trial reports (the console, TensorBoard with the trial's values, plots). */
-  sinksFor(trial: LoadedExperiment, parameters: TrialParameters): RunSink[];
-  signal?: AbortSignal;
-  versions?: Record<string, string>;
+  /** The command line's options, for the trials' sinks (console, TensorBoard, plots). */
+  values: OptionValues;
+  io: Io;
+  /** Whether the terminal gets a live table (else plain lines). */
+  interactive: boolean;
+  signal: AbortSignal;
+  versions: Record<string, string>;
   backendOptions?: RunOptions['backendOptions'];
 }
 
-interface TrialRecord {
-  id: string;
-  parameters: TrialParameters;
-  status: 'completed' | 'failed' | 'interrupted';
-  metrics: Record<string, number>;
-  expectationsMet: boolean;
-  runDirectory: string;
+/**
+ * `parallel` when the sweep block leaves it out: the core count for CPU backends (cpu, wasm,
+ * native), divided by the threads each trial computes with; 1 on a GPU, which trials would share.
+ * `auto` is resolved here once, as each trial would resolve it.
+ */
+async function defaultParallel(experiment: LoadedExperiment, options: SweepCommandOptions): Promise<number> {
+  const { backend: named, threads } = experiment.resolved;
+  const backend =
+    named === 'auto'
+      ? (await activateBackend(named, { ...options.backendOptions, log: () => undefined, ...(threads !== undefined ? { threads } : {}) })).name
+      : named;
+  if (backend === 'cuda' || backend === 'webgpu') return 1;
+  return Math.max(1, Math.floor(availableParallelism() / (threads ?? 1)));
+}
+
+/** The metrics of the per-epoch table: the sweep's metric and the loss of its split. */
+function epochKeys(metric: string): string[] {
+  const split = metric.includes('.') ? metric.slice(0, metric.indexOf('.')) : undefined;
+  const loss = split === undefined ? undefined : `${split}.loss`;
+  return loss === undefined || loss === metric ? [metric] : [loss, metric];
+}
+
+/** Runs the sweep an experiment holds, with a live view, and prints its results; returns the exit code. */
+export async function runSweepCommand(experiment: LoadedExperiment, registries: Registries, options: SweepCommandOptions): Promise<number> {
+  const { io, file, load } = options;
+  const checked = checkExperimentSweep(experiment, registries, { file, load });
+  for (const warning of checked.warnings) io.err(formatDiagnostic(warning));
+  const { config } = checked;
+  const out = options.out ?? join(options.root, 'runs', experiment.resolved.name, `sweep-${newRunId(new Date(), experiment.resolved.seed)}`);
+
+  const context: RunnerTrialContext = {
+    file,
+    open: load,
+    invocation: options.invocation,
+    root: options.root,
+    argv: options.argv,
+    values: options.values,
+    versions: options.versions,
+  };
+  const live = createLiveView({ io, interactive: options.interactive, metric: config.metric });
+  const result = await runSweep({
+    name: experiment.resolved.name,
+    config,
+    written: experiment.resolved.sweep as unknown as Parameters<typeof runSweep>[0]['written'],
+    experimentHash: checked.experimentHash,
+    experimentSeed: experiment.resolved.seed,
+    out,
+    defaultParallel: () => defaultParallel(experiment, options),
+    resolveTrial: createTrialResolver(experiment, registries, { file, load }),
+    executor: (parallel) => {
+      live.begin(parallel, out);
+      return createChildProcessExecutor({
+        entry: TRIAL_ENTRY,
+        execArgv: typescriptLoader(),
+        context: context as unknown as Parameters<typeof createChildProcessExecutor>[0]['context'],
+        runDirectory: (spec) => join(out, 'trials', spec.trialId),
+        onOutput: live.output,
+      });
+    },
+    signal: options.signal,
+    onEvent: live.event,
+  });
+  live.stop();
+
+  const summary = result.file;
+  printResults(summary, out, io, experiment.resolved.train);
+  if (summary.best !== null) {
+    io.out('\nthe best configuration, as an experiment (the sweep block removed):\n');
+    io.out(configurationYaml(registries, { file, load }, { ...summary.best.parameters }).trimEnd());
+    io.out(`\n# or as overrides of ${load.displayName ?? file}:\n${stringify(summary.best.parameters).trimEnd()}`);
+  }
+  await writePlots(out, experiment, result.state.records(), io);
+  io.out(`sweep directory: ${out}`);
+
+  if (result.status === 'interrupted') {
+    io.out('interrupted: each running trial saved a checkpoint; run the same command again to resume the sweep');
+    return EXIT.interrupted;
+  }
+  return exitCode(summary, io);
+}
+
+function printResults(summary: SweepSummaryFile, out: string, io: Io, train: LoadedExperiment['resolved']['train']): void {
+  io.out(`\n${sweepTable(summary, { stoppedColumn: train.stopWhen !== undefined })}`);
+  // The metric per epoch, side by side: the optimizer comparison's table (budgets in epochs only).
+  const configurations = new Set(summary.trials.map((t) => t.configuration)).size;
+  if (configurations <= 10 && train.epochs !== undefined) {
+    const rows = new Map(summary.trials.map((t) => [t.id, readTrialRows(out, t.id)]));
+    const table = epochTable(summary, rows, epochKeys(summary.sweep.metric));
+    if (table !== undefined) io.out(`\n${table}`);
+  }
+  const best = bestLine(summary);
+  if (best !== undefined) io.out(`\n${best}`);
+  const spent = summary.epochs;
+  if (summary.sweep.earlyTermination !== null && spent > 0) io.out(`epochs trained by all trials together: ${Number(spent.toFixed(2))}`);
+}
+
+/** Plots of the sweep (and its trials' paths over their surface); a failure is a warning, not a failed sweep. */
+async function writePlots(out: string, experiment: LoadedExperiment, records: Parameters<typeof writeTrajectoryPlots>[2], io: Io): Promise<void> {
+  if (!experiment.resolved.plots) return;
+  const warn = (message: string) => io.err(`warning: plots: ${message}`);
+  try {
+    const written = await writeSweepPlots(out, { onWarning: warn });
+    for (const problem of written.problems) warn(problem);
+  } catch (error) {
+    warn((error as Error).message);
+  }
+  try {
+    await writeTrajectoryPlots(out, experiment, records, warn);
+  } catch (error) {
+    warn(`trajectories: ${(error as Error).message}`);
+  }
 }
 
 /**
- * Every trial a sweep proposes, each loaded and validated as its own experiment; all problems of
- * all trials are reported together (as one ConfigError) before anything runs.
+ * 0 when the sweep found a best configuration whose trials met the experiment's expectations;
+ * 1 when no trial completed with the metric, or the best missed an expectation. Trials that
+ * failed or were pruned are part of a sweep's normal work and do not fail it.
  */
-export function loadSweepTrials(base: LoadedExperiment, registries: Registries, file: string, load: LoadOptions): { proposals: TrialParameters[]; trials: LoadedExperiment[] } {
-  const sweep = base.resolved.sweep!;
-  const method = (registries.sweeps as SweepMethodRegistry).get(sweep.method ?? 'grid').create({}, { parameters: sweep.parameters });
-  const proposals = method();
-  const trials: LoadedExperiment[] = [];
-  const problems: Diagnostic[] = [];
-  for (const parameters of proposals) {
-    try {
-      trials.push(loadExperiment(file, registries, { ...load, trial: trialOverrides(parameters, sweep.parameters) }));
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      for (const found of error.diagnostics) {
-        const d = found.file === 'sweep' ? atSweepValue(base, found, parameters) : found;
-        if (!problems.some((p) => p.message === d.message && p.line === d.line && p.col === d.col)) problems.push(d);
-      }
-    }
+function exitCode(summary: SweepSummaryFile, io: Io): number {
+  const { metric } = summary.sweep;
+  if (summary.best === null) {
+    const completed = summary.trials.filter((t) => t.status === 'completed');
+    const reported = [...new Set(completed.flatMap((t) => Object.keys(t.metrics)))].sort();
+    io.out(
+      completed.length === 0
+        ? 'no trial completed, so there is no best configuration'
+        : `no configuration completed every repeat with sweep.metric '${metric}', so there is no best (the trials reported: ${reported.join(', ')})`,
+    );
+    return EXIT.failed;
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { proposals, trials };
-}
-
-/** A problem with a value the sweep set, moved to where that value is written in the sweep block. */
-function atSweepValue(base: LoadedExperiment, diagnostic: Diagnostic, trial: TrialParameters): Diagnostic {
-  const parameters = base.resolved.sweep!.parameters;
-  for (const [name, value] of Object.entries(trial)) {
-    const config = parameters[name]!;
-    const paths = (config.paths ?? [name]).map((p) => formatPath(base.source.resolvePath(parsePath(p))));
-    if (!paths.some((p) => diagnostic.path === p || diagnostic.path.startsWith(`${p}.`) || diagnostic.path.startsWith(`${p}[`))) continue;
-    const index = config.values.findIndex((v) => JSON.stringify(v) === JSON.stringify(value));
-    return base.source.diagnostic(['sweep', 'parameters', name, 'values', index], `${diagnostic.path}: ${diagnostic.message}`);
+  const bestTrials = summary.trials.filter((t) => summary.best!.trialIds.includes(t.id));
+  if (bestTrials.some((t) => t.expectationsMet === false)) {
+    io.out('the best configuration did not meet every expectation of the experiment (see its trials\' summary.json)');
+    return EXIT.failed;
   }
-  return diagnostic;
-}
-
-/**
- * Runs one trial per combination the sweep method proposes, each a normal run under
- * `<out>/trials/<trial-id>/`, then writes `<out>/summary.json` with every trial and the best.
- * Every trial's config is validated before the first one starts.
- */
-export async function runSweep(base: LoadedExperiment, registries: Registries, options: SweepOptions): Promise<number> {
-  const sweep = base.resolved.sweep!;
-  const goal = sweep.goal ?? 'maximize';
-  const { proposals, trials } = loadSweepTrials(base, registries, options.file, options.load);
-
-  const out = options.out ?? join(options.root, 'runs', base.resolved.name, `sweep-${newRunId(new Date(), base.resolved.seed)}`);
-  if (existsSync(out) && readdirSync(out).length > 0) {
-    throw new ConfigError(`--out ${out}: the folder is not empty; give a new or empty folder`);
-  }
-  mkdirSync(join(out, 'trials'), { recursive: true });
-  const records: TrialRecord[] = [];
-  let interrupted = false;
-  for (const [index, trial] of trials.entries()) {
-    const id = `trial-${String(index + 1).padStart(3, '0')}`;
-    const parameters = proposals[index]!;
-    options.print(`\n${id} of ${trials.length}: ${Object.entries(parameters).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
-    const outcome = await runExperiment(trial, registries, {
-      out: join(out, 'trials', id),
-      root: options.root,
-      argv: options.argv,
-      sinks: options.sinksFor(trial, parameters),
-      invocation: { ...options.invocation, trial: trialOverrides(parameters, sweep.parameters) },
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options.versions !== undefined ? { versions: options.versions } : {}),
-      ...(options.backendOptions !== undefined ? { backendOptions: options.backendOptions } : {}),
-    });
-    records.push({
-      id,
-      parameters,
-      status: outcome.status,
-      metrics: outcome.metrics,
-      expectationsMet: outcome.expectations.every((e) => e.met),
-      runDirectory: join('trials', id),
-    });
-    if (outcome.status === 'interrupted') {
-      interrupted = true;
-      break;
-    }
-  }
-  const ranked = records.filter((r) => r.status === 'completed' && Number.isFinite(r.metrics[sweep.metric]));
-  ranked.sort((a, b) => (goal === 'maximize' ? b.metrics[sweep.metric]! - a.metrics[sweep.metric]! : a.metrics[sweep.metric]! - b.metrics[sweep.metric]!));
-  const best = ranked[0];
-  const summary = {
-    name: base.resolved.name,
-    status: interrupted ? 'interrupted' : records.every((r) => r.status === 'completed') ? 'completed' : 'failed',
-    sweep: { method: sweep.method ?? 'grid', metric: sweep.metric, goal, parameters: sweep.parameters },
-    trials: records,
-    best: best === undefined ? null : { id: best.id, parameters: best.parameters, [sweep.metric]: best.metrics[sweep.metric] },
-  };
-  writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  options.print(`\n${sweepTable(records, sweep.metric, best?.id)}`);
-  if (best !== undefined) options.print(`best: ${best.id} (${sweep.metric} = ${formatNumber(best.metrics[sweep.metric])})`);
-  options.print(`sweep directory: ${out}`);
-  if (interrupted) return 130;
-  const completed = records.filter((r) => r.status === 'completed');
-  if (best === undefined && completed.length > 0) {
-    const reported = [...new Set(completed.flatMap((r) => Object.keys(r.metrics)))].sort();
-    options.print(`no trial reported sweep.metric '${sweep.metric}', so there is no best trial (the trials reported: ${reported.join(', ')})`);
-    return 1;
-  }
-  return records.every((r) => r.status === 'completed' && r.expectationsMet) ? 0 : 1;
-}
-
-function sweepTable(records: TrialRecord[], metric: string, bestId: string | undefined): string {
-  const parameterNames = [...new Set(records.flatMap((r) => Object.keys(r.parameters)))];
-  const metricNames = [...new Set(records.flatMap((r) => Object.keys(r.metrics)))].sort((a, b) => (a === metric ? -1 : b === metric ? 1 : a.localeCompare(b)));
-  // The generalization gap is what regularization comparisons are about: for every metric measured
-  // on both train and test, a column with the gap, signed so that overfitting is positive.
-  const gaps = metricNames
-    .filter((m) => m.startsWith('train.') && metricNames.includes(`test.${m.slice('train.'.length)}`))
-    .map((m) => m.slice('train.'.length));
-  const gapHead = (m: string) => (m.includes('loss') ? `test−train ${m}` : `train−test ${m}`);
-  const gapValue = (r: TrialRecord, m: string) => {
-    const difference = (r.metrics[`train.${m}`] ?? NaN) - (r.metrics[`test.${m}`] ?? NaN);
-    return formatNumber(m.includes('loss') ? -difference : difference);
-  };
-  const table = new Table({ head: ['trial', ...parameterNames, 'status', ...metricNames, ...gaps.map(gapHead)], style: { head: [], border: [] } });
-  for (const r of records) {
-    table.push([
-      r.id === bestId ? `${r.id} *` : r.id,
-      ...parameterNames.map((p) => (typeof r.parameters[p] === 'string' ? String(r.parameters[p]) : JSON.stringify(r.parameters[p]))),
-      r.status === 'completed' && !r.expectationsMet ? 'expectations not met' : r.status,
-      ...metricNames.map((m) => formatNumber(r.metrics[m])),
-      ...gaps.map((m) => gapValue(r, m)),
-    ]);
-  }
-  return table.toString();
+  return EXIT.ok;
 }

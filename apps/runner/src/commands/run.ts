@@ -12,12 +12,13 @@ import {
   openOptions,
   userPath,
   withInterruption,
+  interactive,
   type Command,
 } from '../cli/context';
 import { EXPERIMENT_OPTIONS, stringOption } from '../cli/options';
 import { collectVersions } from '../cli/versions';
 import { probeWebgpuAdapter } from '../cli/webgpu-probe';
-import { runSweep } from '../sweep';
+import { runSweepCommand } from '../sweep';
 
 /** What every run started from the CLI shares: the host's versions and its WebGPU probe. */
 export function hostRunOptions() {
@@ -42,8 +43,8 @@ export const runCommand: Command = {
     const common = { ...hostRunOptions(), ...(out !== undefined ? { out: userPath(out) } : {}), argv: argv.filter((a) => a !== file && a !== 'run') };
     return withInterruption(io.out, async (signal) => {
       if (experiment.resolved.sweep !== undefined) {
-        const sinksFor = (trial: LoadedExperiment, parameters: Record<string, unknown>) => createRunSinks(trial, io.out, values, parameters);
-        return runSweep(experiment, registries, { ...common, file: userPath(file), load: open, invocation, print: io.out, sinksFor, signal });
+        // Each trial runs in a process of its own (apps/runner/src/trial-child.ts), with the same sinks as a run.
+        return runSweepCommand(experiment, registries, { ...common, file: userPath(file), load: open, invocation, values, io, interactive: interactive(), signal });
       }
       return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, values), signal }));
     });

@@ -2,7 +2,7 @@ import { ConfigError, formatDiagnostic, type Diagnostic } from '@dlexp/core';
 import { openExperiment } from '@dlexp/train';
 import { displayPath, EXIT, experimentArguments, openOptions, userPath, type Command } from '../cli/context';
 import { EXPERIMENT_OPTIONS } from '../cli/options';
-import { loadSweepTrials } from '../sweep';
+import { validateSweep } from '../sweep';
 
 export const validateCommand: Command = {
   name: 'validate',
@@ -16,13 +16,16 @@ export const validateCommand: Command = {
     const problems: Diagnostic[] = [];
     for (const file of files) {
       const found: Diagnostic[] = [];
+      const warnings: string[] = [];
       // The quick variant is checked too: CI runs every experiment with --quick.
       for (const quick of given.quick ? [true] : [false, true]) {
         try {
           const open = openOptions({ ...given, quick }, file);
           const experiment = await openExperiment(userPath(file), registries, open);
-          // Each trial of a sweep is an experiment of its own: validate them all.
-          if (experiment.resolved.sweep !== undefined) loadSweepTrials(experiment, registries, userPath(file), open);
+          // The sweep block at its lines, and the trials it can propose validated as experiments.
+          if (experiment.resolved.sweep !== undefined) {
+            for (const warning of validateSweep(experiment, registries, userPath(file), open)) if (!warnings.includes(warning)) warnings.push(warning);
+          }
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           for (const d of error.diagnostics) {
@@ -30,7 +33,8 @@ export const validateCommand: Command = {
           }
         }
       }
-      if (found.length === 0) io.out(`${displayPath(file)}: ok`);
+      for (const warning of warnings) io.err(warning);
+      if (found.length === 0) io.out(`${displayPath(file)}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}`);
       problems.push(...found);
     }
     if (problems.length > 0) throw new ConfigError(problems);

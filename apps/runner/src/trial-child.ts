@@ -1,0 +1,54 @@
+/*
+ * The process one sweep trial runs in, started by the sweep's child-process executor over an IPC
+ * channel: it loads the trial's experiment, runs it as a normal run in the trial's folder with
+ * the CLI's sinks, and talks to the coordinator (epoch ends up, prune and abort down).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRegistries } from '@dlexp/train';
+import { createSamplerRegistry, createTrialProcess, runTrial, type TrialHostContext, type TrialProcessMessage } from '@dlexp/sweep';
+import type { OptionValues } from './cli/options';
+import { createRunSinks } from './cli/run-sinks';
+import { probeWebgpuAdapter } from './cli/webgpu-probe';
+
+/** What the runner adds to the sweep library's context: the CLI's options and the host's versions. */
+export interface RunnerTrialContext extends TrialHostContext {
+  values: OptionValues;
+  versions: Record<string, string>;
+}
+
+tf.enableProdMode();
+
+let resultSent: () => void = () => undefined;
+const delivered = new Promise<void>((resolve) => (resultSent = resolve));
+const send = (message: TrialProcessMessage) => {
+  if (process.send === undefined || !process.connected) {
+    if (message.type === 'result') resultSent();
+    return;
+  }
+  process.send(message, undefined, {}, () => {
+    if (message.type === 'result') resultSent();
+  });
+};
+
+const trial = createTrialProcess(send, (hooks) => {
+  const context = hooks.request.context as unknown as RunnerTrialContext;
+  return runTrial(hooks, {
+    registries: createRegistries({ sweeps: createSamplerRegistry() }),
+    context,
+    sinksFor: (experiment, values) => createRunSinks(experiment, hooks.log, context.values, values),
+    versions: context.versions,
+    backendOptions: { probeWebgpuAdapter },
+  });
+});
+
+process.on('message', (message) => trial.receive(message));
+// Without its coordinator (killed, or gone), the trial saves a checkpoint and ends.
+process.on('disconnect', () => trial.abort());
+// Ctrl-C at a terminal reaches every process of its group: the coordinator decides, and says so over IPC.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => trial.abort());
+
+await trial.finished;
+await delivered;
+// TF.js backends may keep handles open: the result is delivered, so the process is done.
+process.exit(0);
