@@ -230,6 +230,32 @@ describe('createNodes', () => {
     }
   });
 
+  it('takes files named outside the data block that look like paths: a model to transfer from, a sweep value', () => {
+    write('experiments/base-cnn.yaml', 'name: base-cnn\n');
+    write('experiments/weights/start.bin', '');
+    write(
+      'experiments/transfer.yaml',
+      [
+        'name: transfer',
+        'description: reuses base-cnn.yaml and more',
+        'data: {type: mnist}',
+        'model:',
+        '  from: base-cnn.yaml',
+        '  nodes: {prediction: k * x + b, scaled: 2 / x}',
+        'sweep:',
+        '  parameters: {model.initialWeights: {values: [weights/start.bin, weights/missing.bin, .]}}',
+        '',
+      ].join('\n'),
+    );
+    const inputs = projectsOf(['experiments/transfer.yaml'])['exp-transfer']!.namedInputs.experiment.filter((i) => typeof i === 'string');
+    expect(inputs).toEqual([
+      '{workspaceRoot}/experiments/transfer.yaml',
+      '{workspaceRoot}/package.json',
+      '{workspaceRoot}/experiments/base-cnn.yaml',
+      '{workspaceRoot}/experiments/weights/start.bin',
+    ]);
+  });
+
   it('marks sweeps: their targets run every trial (the runner runs the sweep)', () => {
     write('experiments/sweep.yaml', `${LINEAR.replace('name: linear', 'name: sweep')}sweep:\n  parameters: {seed: {values: [1, 2]}}\n  metric: train.loss\n`);
     const project = projectsOf(['experiments/sweep.yaml'])['exp-sweep']!;

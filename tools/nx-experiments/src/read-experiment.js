@@ -90,6 +90,9 @@ function merge(base, over) {
 
 const GLOB_CHARACTERS = /[*?[]/;
 
+/** A string that may be a path: it has a slash, or ends in an extension (`mnist-cnn.yaml`). */
+const PATH_LIKE = /\/|\.[A-Za-z0-9]{1,8}$/;
+
 /**
  * Every string inside a value.
  * @param {unknown} value
@@ -125,8 +128,9 @@ function quickDataStrings(document) {
  * @property {string[]} plugins the plugin modules it loads that lie in the workspace
  * @property {string} [dataset] its `data.type`
  * @property {{ files: string[], outside: string[], packages: string[] }} data what identifies its
- *   data: workspace paths or globs of the files it names; absolute paths of data (and plugins)
- *   outside the workspace or where Nx does not hash; npm packages whose version identifies it
+ *   data and the other files it names (a model to transfer from): workspace paths or globs;
+ *   absolute paths of those (and of plugins) outside the workspace or where Nx does not hash;
+ *   npm packages whose version identifies the data
  * @property {string[]} problems what could not be read (the runner's validate reports it in full)
  */
 
@@ -185,15 +189,21 @@ export function readExperiment(workspaceRoot, file) {
   if (dataset === 'mnist') data.packages.add(MNIST_PACKAGE);
   const fashionDirWritten = documents.some((d) => isMapping(d.data.data) && 'dir' in d.data.data);
   if (dataset === 'fashion-mnist' && !fashionDirWritten) data.outside.add(FASHION_MNIST_DIR);
-  // Paths in a data block are relative to the file that writes them; any string naming an
-  // existing file or folder (or a glob) is data the experiment reads.
+  // Paths are relative to the file that writes them. In the data block (and quick.set's data
+  // entries) any string naming an existing file or folder, or a glob, is data the run reads;
+  // elsewhere (a model to transfer from, a file a sweep value names) a string that looks like a
+  // path (a slash or an extension) and names an existing file or folder is read too. Globs are
+  // taken only from data: `k * x + b` is an expression, not a pattern.
   for (const document of documents) {
-    const strings = [...(isMapping(document.data.data) ? stringsIn(document.data.data) : []), ...quickDataStrings(document.data)];
-    for (const text of strings) {
+    const folder = dirname(document.absolute);
+    const dataStrings = new Set([...(isMapping(document.data.data) ? stringsIn(document.data.data) : []), ...quickDataStrings(document.data)]);
+    const { name: _name, description: _description, extends: _extends, plugins: _plugins, data: _data, ...rest } = document.data;
+    const otherStrings = stringsIn(rest).filter((text) => !dataStrings.has(text) && PATH_LIKE.test(text));
+    for (const text of [...dataStrings, ...otherStrings]) {
       if (text === '' || text.includes('\n')) continue;
-      const path = resolve(dirname(document.absolute), text);
-      const glob = GLOB_CHARACTERS.test(text);
-      if (!glob && !existsSync(path)) continue;
+      const path = resolve(folder, text);
+      const glob = dataStrings.has(text) && GLOB_CHARACTERS.test(text);
+      if (!glob && (!existsSync(path) || folder === path || folder.startsWith(`${path}${sep}`))) continue;
       if (!isHashed(workspaceRoot, path)) {
         if (!glob) data.outside.add(path);
         else problems.push(`${toWorkspacePath(workspaceRoot, document.absolute)}: data glob ${text} is outside the workspace; its files are not part of the cache key`);
