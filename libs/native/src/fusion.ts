@@ -11,8 +11,9 @@
  * were only intermediates (disposed by a tidy before anyone read them) never reach memory.
  *
  * The hook is the backend's tensor table: every wasm kernel and every read goes through
- * `dataIdMap.get`, which flushes first when the tensor is pending. Buffers a pending operation
- * reads are held (their reference count raised) until it has run.
+ * `dataIdMap.get`, which flushes first when the tensor is pending. A buffer a pending operation
+ * reads may be disposed before the operation runs: the tensor goes away as usual (the engine is
+ * told it is freed), its memory is freed after the next evaluation.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, TensorInfo } from '@tensorflow/tfjs';
@@ -75,20 +76,30 @@ export class Fuser {
   enabled = true;
   private pending = new Map<object, PendingNode>();
   private nodes: PendingNode[] = [];
-  /** Buffers pending operations read, held until the next flush. */
-  private held = new Map<object, WasmTensorData>();
+  /** Buffers pending operations read (their tensors may be disposed meanwhile). */
+  private held = new Set<object>();
+  /** Memory of held buffers whose tensors were disposed: freed after the next evaluation. */
+  private freeAfterFlush: { offset: number; id: number }[] = [];
   private readonly program = new Float64Array(3 + 2 * 64 + 7 * 64);
 
   constructor(
     private readonly addon: NativeAddon,
     private readonly backend: FusingBackend,
     private readonly storage: FusingStorage,
-    /** The backend's own disposeData, to release held buffers. */
-    private readonly release: (dataId: object) => void,
   ) {}
 
   isPending(dataId: object): boolean {
     return this.pending.has(dataId);
+  }
+
+  /** Whether a pending operation reads this buffer. */
+  isHeld(dataId: object): boolean {
+    return this.held.has(dataId);
+  }
+
+  /** A held buffer's tensor is gone: free its memory once the operations reading it have run. */
+  freeLater(offset: number, id: number): void {
+    this.freeAfterFlush.push({ offset, id });
   }
 
   get pendingCount(): number {
@@ -132,10 +143,7 @@ export class Fuser {
     const node = this.pending.get(t.dataId);
     if (node !== undefined) return { kind: 'node', node };
     const data = this.storage.peek(t.dataId)!;
-    if (!this.held.has(t.dataId)) {
-      data.refCount++;
-      this.held.set(t.dataId, data);
-    }
+    this.held.add(t.dataId);
     return { kind: 'buffer', dataId: t.dataId, offset: data.memoryOffset, scalar: t.shape.reduce((p, d) => p * d, 1) === 1 };
   }
 
@@ -149,17 +157,21 @@ export class Fuser {
     if (node === undefined) return false;
     node.alive = false;
     this.pending.delete(dataId);
+    // Nothing pending is wanted any more (say, a model and its optimizer were disposed): drop
+    // the work instead of leaving it, and the memory waiting on it, until some later read.
+    if (this.pending.size === 0) this.flush();
     return true;
   }
 
-  /** Evaluates every pending operation, writes the results still alive, releases held buffers. */
+  /** Evaluates every pending operation, writes the results still alive, frees what waited for it. */
   flush(): void {
     if (this.nodes.length === 0) return;
     const nodes = this.nodes;
-    const held = this.held;
+    const toFree = this.freeAfterFlush;
     this.nodes = [];
     this.pending = new Map();
-    this.held = new Map();
+    this.held = new Set();
+    this.freeAfterFlush = [];
     try {
       const bySize = new Map<number, PendingNode[]>();
       for (const node of nodes) {
@@ -169,7 +181,10 @@ export class Fuser {
       }
       for (const [size, group] of bySize) this.evaluate(size, group);
     } finally {
-      for (const dataId of held.keys()) this.release(dataId);
+      for (const { offset, id } of toFree) {
+        this.backend.wasm._free(offset);
+        this.backend.wasm.tfjs.disposeData(id);
+      }
     }
   }
 

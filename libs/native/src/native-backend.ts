@@ -105,7 +105,7 @@ function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fu
   instance['dataIdMap'] = storage;
   const wasm = shared.wasm as unknown as FusingBackend['wasm'];
   const disposeStock = prototype.disposeData.bind(instance);
-  instance.fuser = new Fuser(addon, instance as unknown as FusingBackend, storage, (dataId) => disposeStock(dataId));
+  instance.fuser = new Fuser(addon, instance as unknown as FusingBackend, storage);
   instance.fuser.enabled = fuse;
   // Reference counting reads the table without evaluating pending work (a Reshape of a pending
   // tensor shares it; that is no reason to compute it yet).
@@ -116,14 +116,23 @@ function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fu
   instance.refCount = (dataId: object) => storage.peek(dataId)?.refCount ?? 0;
   instance.disposeData = (dataId: object, force = false) => {
     const data = storage.peek(dataId);
-    if (data === undefined || instance.fuser?.isPending(dataId) !== true) return disposeStock(dataId, force);
+    const fuser = instance.fuser;
+    const pending = fuser?.isPending(dataId) === true;
+    const held = fuser?.isHeld(dataId) === true;
+    if (data === undefined || fuser === undefined || (!pending && !held)) return disposeStock(dataId, force);
     data.refCount--;
     if (!force && data.refCount > 0) return false;
-    // Pending and now unreachable: its values are never written, so its memory can go now.
-    instance.fuser.markDead(dataId);
-    wasm._free(data.memoryOffset);
-    wasm.tfjs.disposeData(data.id);
     storage.delete(dataId);
+    if (pending) {
+      // Pending and now unreachable: its values are never written, so its memory can go now
+      // (operations that use it compute it on the way).
+      fuser.markDead(dataId);
+      wasm._free(data.memoryOffset);
+      wasm.tfjs.disposeData(data.id);
+    } else {
+      // A pending operation still reads it.
+      fuser.freeLater(data.memoryOffset, data.id);
+    }
     return true;
   };
   storage.fuser = instance.fuser;

@@ -66,8 +66,19 @@ export function relativeError(actual: Float32Array, expected: Float32Array): num
   return worst / scale;
 }
 
-/** Deterministic test data: a seeded normal tensor of `shape` as plain values. */
+/** Deterministic test data: standard normal values for `shape` from a seeded generator (no TF.js needed). */
 export function seeded(shape: number[], seed: number): { values: Float32Array; shape: number[] } {
-  const values = tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
-  return { values: Float32Array.from(values), shape };
+  let state = (seed * 0x9e3779b9) >>> 0;
+  const uniform = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  const size = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) values[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return { values, shape };
 }
