@@ -11,4 +11,4 @@ set -eu
 cd "$(git rev-parse --show-toplevel)"
 staged=$(git diff --cached --name-only --diff-filter=ACMRD | paste -sd, -)
 [ -n "$staged" ] || exit 0
-NX_DAEMON="${NX_DAEMON:-false}" exec npx nx affected -t validate --files="$staged" --outputStyle=static
+exec npx nx affected -t validate --files="$staged" --outputStyle=static

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadedExperiment } from '@dlexp/config';
 import type { RunSummary } from '@dlexp/train';
-import { createRunSinks, RUN_OUTPUT_OPTIONS, writeSweepJUnitReport } from './run-sinks';
+import { createRunSinks, RUN_OUTPUT_OPTIONS, writeJUnitStartError, writeSweepJUnitReport } from './run-sinks';
 
 let folder: string;
 beforeEach(() => {
@@ -54,6 +54,17 @@ describe('--junit', () => {
   it('adds none without the option, and none for a sweep trial (the sweep writes one report for all)', () => {
     expect(createRunSinks(experiment, () => undefined, {})).toHaveLength(1);
     expect(createRunSinks(experiment, () => undefined, { junit: join(folder, 'r.xml') }, { seed: 1 })).toHaveLength(1);
+  });
+});
+
+describe('writeJUnitStartError', () => {
+  it('reports a run refused before it started as one test case in error', () => {
+    const file = join(folder, 'r.xml');
+    writeJUnitStartError({}, 'lin', 'never written');
+    writeJUnitStartError({ junit: file }, 'lin', 'experiments/lin.yaml:3:1: train: missing required key \'optimizer\'');
+    const xml = readFileSync(file, 'utf8');
+    expect(xml).toContain('<testsuites name="lin" tests="1" failures="0" errors="1" skipped="0" time="0.000">');
+    expect(xml).toContain(`<testcase name="run starts" classname="lin" time="0.000"><error message="experiments/lin.yaml:3:1: train: missing required key &apos;optimizer&apos;" type="not-started"/></testcase>`);
   });
 });
 

@@ -59,6 +59,17 @@ function createJUnitSink(file: string, experiment: LoadedExperiment): RunSink {
   };
 }
 
+/**
+ * With --junit, a report for a run that never started (its config or data was refused): one
+ * test case, `run starts`, in error with the message. For the run command to call when it
+ * catches such an error, so CI shows the problem where it shows the results.
+ */
+export function writeJUnitStartError(values: OptionValues, name: string, message: string): void {
+  const junit = stringOption(values, 'junit');
+  if (junit === undefined) return;
+  writeReport(userPath(junit), [{ name, time: 0, cases: [{ name: 'run starts', classname: name, time: 0, error: { type: 'not-started', message } }] }], name);
+}
+
 /** What the report needs of a trial in a sweep's summary.json. */
 interface SweepTrialEntry {
   id: string;
