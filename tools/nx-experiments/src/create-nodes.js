@@ -126,6 +126,8 @@ export function experimentProject(experiment, options, workspaceRoot) {
         extends: experiment.chain.slice(1),
         plugins: experiment.plugins,
         ...(experiment.dataset !== undefined ? { dataset: experiment.dataset } : {}),
+        // What could not be read here; the validate target reports it in full, with positions.
+        ...(experiment.problems.length > 0 ? { problems: experiment.problems } : {}),
       },
     },
     targets: {

@@ -187,7 +187,9 @@ describe('createNodes', () => {
     expect(c.chain).toEqual(['experiments/c.yaml', 'experiments/missing.yaml']);
     expect(c.problems).toEqual(['experiments/missing.yaml: no such file']);
     // Creating the missing base later changes the key: it is an input already.
-    expect(projectsOf(['experiments/c.yaml'])['exp-c']!.namedInputs.experiment).toContain('{workspaceRoot}/experiments/missing.yaml');
+    const project = projectsOf(['experiments/c.yaml'])['exp-c']!;
+    expect(project.namedInputs.experiment).toContain('{workspaceRoot}/experiments/missing.yaml');
+    expect(project.metadata.experiment['problems']).toEqual(['experiments/missing.yaml: no such file']);
   });
 
   it('identifies MNIST by the version of the package that ships it', () => {
