@@ -57,7 +57,9 @@ export function createLiveView(options: { io: Io; interactive: boolean; metric: 
       if (event.type === 'started') {
         const { spec } = event;
         const seed = state.config.repeats > 1 ? ` (seed ${spec.seed})` : '';
-        io.out(`${spec.trialId} ${event.resume ? 'resumed' : 'started'}: ${configurationLabel(spec.values)}${seed}`);
+        // Parameters with a single value tell no trial apart.
+        const varying = state.config.space.parameters.filter((p) => p.kind !== 'categorical' || p.values.length > 1).map((p) => p.name);
+        io.out(`${spec.trialId} ${event.resume ? 'resumed' : 'started'}: ${configurationLabel(spec.values, varying.length > 0 ? varying : undefined)}${seed}`);
       } else if (event.type === 'intermediate' && event.verdict.prune) {
         io.out(`${event.trialId} pruned at epoch ${event.epoch}: ${event.verdict.reason}`);
       } else if (event.type === 'finished') {

@@ -27,4 +27,4 @@ export { runSweep, sweepIdentity } from './run-sweep';
 export type { SweepRunOptions, SweepRunResult } from './run-sweep';
 export { checkExperimentSweep, createTrialResolver, configurationYaml, experimentHashOf } from './experiment-sweep';
 export type { ExperimentSweep, SweepLoadOptions } from './experiment-sweep';
-export { sweepTable, bestLine, progressLine, liveTable, epochTable, formatValue, configurationLabel, shortLabels } from './report';
+export { sweepTable, bestLine, progressLine, liveTable, epochTable, formatValue, configurationLabel, shortLabels, varyingParameters } from './report';

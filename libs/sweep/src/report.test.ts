@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configurationLabel, epochTable, formatValue, liveTable, shortLabels, sweepTable, bestLine, progressLine } from './report';
+import { configurationLabel, epochTable, formatValue, liveTable, shortLabels, sweepTable, bestLine, progressLine, varyingParameters } from './report';
 import type { SweepSummaryFile, TrialEntry } from './sweep-folder';
 import type { TrialRecord } from './trials';
 
@@ -56,6 +56,11 @@ describe('sweep tables', () => {
     expect(configurationLabel({ 'model.layers[fc1].units': 64, 'model.layers[fc2].units': 32 })).toBe('model.layers[fc1].units=64, model.layers[fc2].units=32');
     expect(shortLabels([{ optimizer: sgd }, { optimizer: adam }])).toEqual(['sgd', 'adam']);
     expect(shortLabels([{ optimizer: sgd }, { optimizer: { ...sgd, learningRate: 0.1 } }])).toEqual(['sgd learningRate=0.2', 'sgd learningRate=0.1']);
+    // A parameter with one value (the same validation split for every trial) tells nothing apart.
+    const held = [{ rate: 0, 'data.validationSplit': 2000 }, { rate: 0.5, 'data.validationSplit': 2000 }];
+    expect(varyingParameters(held)).toEqual(['rate']);
+    expect(shortLabels(held)).toEqual(['0', '0.5']);
+    expect(varyingParameters([{ a: 1 }])).toEqual(['a']);
   });
 
   it('ranks configurations by the metric, mean ± std over repeats, the unranked after, with gaps, stops and errors', () => {

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { isPlainObject } from '@dlexp/core';
 import { formatNumber } from '@dlexp/train';
 import type { ParameterValues } from './parameters';
-import type { PlainValue } from './plain';
+import { canonicalJson, type PlainValue } from './plain';
 import { trialEpochs, type SweepSummaryFile, type TrialEntry } from './sweep-folder';
 import type { TrialRecord } from './trials';
 
@@ -33,6 +33,16 @@ export function configurationLabel(values: ParameterValues, names: string[] = Ob
   // The last segment of each path, unless two parameters share it.
   const short = (name: string) => (names.filter((n) => last(n) === last(name)).length > 1 ? name : last(name));
   return names.map((name) => `${short(name)}=${formatValue(values[name])}`).join(', ');
+}
+
+/**
+ * The parameters that tell configurations apart: one with a single value (every trial holds out
+ * the same validation split, say) is left out of tables and labels, unless none varies.
+ */
+export function varyingParameters(configurations: readonly ParameterValues[]): string[] {
+  const names = [...new Set(configurations.flatMap((values) => Object.keys(values)))];
+  const varying = names.filter((name) => new Set(configurations.map((values) => canonicalJson(values[name]))).size > 1);
+  return varying.length > 0 ? varying : names;
 }
 
 function formatStd(value: number | null | undefined): string {
@@ -103,7 +113,7 @@ function statusCell(trials: TrialEntry[]): string {
 export function sweepTable(file: SweepSummaryFile, options: { stoppedColumn?: boolean } = {}): string {
   const { metric } = file.sweep;
   const repeats = file.sweep.repeats;
-  const parameterNames = [...new Set(file.trials.flatMap((t) => Object.keys(t.values)))];
+  const parameterNames = varyingParameters(file.trials.map((t) => t.values));
   const metricNames = [...new Set(file.trials.flatMap((t) => Object.keys(t.metrics)))].sort(metricOrder(metric));
   if (!metricNames.includes(metric)) metricNames.unshift(metric);
   const gaps = metricNames.filter((m) => m.startsWith('train.') && metricNames.includes(`test.${m.slice('train.'.length)}`)).map((m) => m.slice('train.'.length));
@@ -161,7 +171,7 @@ export function bestLine(file: SweepSummaryFile): string | undefined {
     .filter((m) => m !== metric && m.startsWith('test.'))
     .sort()
     .map((m) => `${m} ${meanCell(trials.map((t) => t.metrics[m]), file.sweep.repeats)}`);
-  const label = configurationLabel(best.values);
+  const label = configurationLabel(best.values, varyingParameters(file.trials.map((t) => t.values)));
   return `best: ${idRange(best.trialIds)} (${label}): ${metric} ${value}${held.length > 0 ? `; ${held.join(', ')}` : ''}`;
 }
 
@@ -207,7 +217,7 @@ export function liveTable(records: readonly TrialRecord[], options: { metric: st
  * entries (`{type: adam, learningRate: 0.001}`) and the types alone tell the configurations apart.
  */
 export function shortLabels(configurations: readonly ParameterValues[]): string[] {
-  const names = [...new Set(configurations.flatMap((values) => Object.keys(values)))];
+  const names = varyingParameters(configurations);
   const typeOf = (value: PlainValue | undefined) => (isPlainObject(value) && typeof value['type'] === 'string' ? value['type'] : formatValue(value));
   const short = configurations.map((values) => names.map((name) => typeOf(values[name])).join(', '));
   if (new Set(short).size === short.length) return short;
