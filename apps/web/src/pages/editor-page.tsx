@@ -287,8 +287,9 @@ export function EditorPage({ experiment }: { experiment?: string }) {
                 </span>
                 {progress.loss !== undefined && <span>loss {progress.loss.toPrecision(4)}</span>}
                 {result !== undefined && (
-                  <span id="ms-per-step" data-value={String(result.msPerStep)}>
+                  <span id="ms-per-step" data-value={String(result.msPerStep)} data-steady={String(steadyMsPerStep(rows) ?? '')}>
                     {result.msPerStep.toFixed(2)} ms per step on {result.backend.name}
+                    {steadyMsPerStep(rows) !== undefined ? ` (${steadyMsPerStep(rows)!.toFixed(2)} after the first logged step)` : ''}
                   </span>
                 )}
               </p>
@@ -321,6 +322,17 @@ export function EditorPage({ experiment }: { experiment?: string }) {
       </div>
     </main>
   );
+}
+
+/**
+ * Milliseconds per step between the first and the last logged row: the time per step once the
+ * backend has warmed up (the first steps compile WebGL shaders and wasm kernels).
+ */
+function steadyMsPerStep(rows: MetricsRow[]): number | undefined {
+  const timed = rows.filter((r) => r['timeMs'] !== undefined && r['step'] !== undefined);
+  const [first, last] = [timed[0], timed.at(-1)];
+  if (first === undefined || last === undefined || last['step']! <= first['step']!) return undefined;
+  return (last['timeMs']! - first['timeMs']!) / (last['step']! - first['step']!);
 }
 
 function LaunchNote({ launch }: { launch: LaunchStatus | { error: string } | 'starting' | undefined }) {
