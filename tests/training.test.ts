@@ -156,38 +156,3 @@ describe('early stopping', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
-
-describe('grid sweeps', () => {
-  it('run one trial per combination and name the best in <out>/summary.json', async () => {
-    const out = join(temporaryFolder('sweep-'), 'sweep');
-    const result = await runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--backend', 'cpu', '--out', out]);
-    expect(result.status).toBe(0);
-    expect(readdirSync(join(out, 'trials')).sort()).toEqual(['trial-001', 'trial-002']);
-    const summary = summaryOf(out);
-    expect(summary.sweep).toMatchObject({ method: 'grid', metric: 'test.accuracy', goal: 'maximize' });
-    expect(summary.trials.map((t: { parameters: unknown }) => t.parameters)).toEqual([
-      { 'model.loss.type': 'meanSquaredError' },
-      { 'model.loss.type': 'categoricalCrossentropy' },
-    ]);
-    for (const trial of summary.trials) {
-      expect(trial.status).toBe('completed');
-      expect(summaryOf(join(out, trial.runDirectory)).metrics['test.accuracy']).toBe(trial.metrics['test.accuracy']);
-    }
-    const best = [...summary.trials].sort((a, b) => b.metrics['test.accuracy'] - a.metrics['test.accuracy'])[0];
-    expect(summary.best.id).toBe(best.id);
-    expect(result.stdout).toMatch(/best: trial-00\d \(test\.accuracy = /);
-    // a trial is a normal run: it can be evaluated (and resumed) on its own
-    const evaluated = await runner(['evaluate', join(out, 'trials', 'trial-001')]);
-    expect(evaluated.status).toBe(0);
-    expect(evaluated.stdout).toContain('test.accuracy');
-  });
-  it('validate every trial before running any', async () => {
-    const out = join(temporaryFolder('sweep-bad-'), 'sweep');
-    const result = await runner(['experiments/mnist-loss-comparison.yaml', '--quick', '--out', out, '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]']);
-    expect(result.status).toBe(2);
-    expect(result.stderr).toMatch(/--set:1:\d+: sweep\.parameters\[model\.loss\.type\]\.values\.1: model\.loss\.type: unknown loss 'crossEntropy'/);
-    // validate checks every trial too
-    expect((await runner(['validate', 'experiments/mnist-loss-comparison.yaml', '--set', 'sweep.parameters[model.loss.type].values=[meanSquaredError, crossEntropy]'])).status).toBe(2);
-    expect(existsSync(out)).toBe(false);
-  });
-});
