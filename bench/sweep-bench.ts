@@ -98,6 +98,7 @@ async function sweep(name: string, sets: string[]): Promise<{ summary: Summary; 
   return { summary, wallMs };
 }
 
+const plain = { head: [], border: [] };
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const results: Record<string, unknown> = { machine: { node: process.version }, experiment: EXPERIMENT };
@@ -108,7 +109,7 @@ if (parts.has('overhead')) {
   const part = (key: string) => mean(summary.trials.map((t) => t.timing?.[key] ?? NaN).filter(Number.isFinite));
   const row = { start: part('start'), setup: part('setup'), train: part('train'), total: part('total'), wallPerTrial: wallMs / summary.trials.length };
   results['overhead'] = row;
-  const table = new Table({ head: ['per trial (mean of 4)', 'seconds'] });
+  const table = new Table({ head: ['per trial (mean of 4)', 'seconds'], style: plain });
   table.push(
     ['process start to ready (node, tsx, TF.js and the libraries)', seconds(row.start)],
     ['setup: experiment, backend, data, model (to the first step)', seconds(row.setup)],
@@ -127,7 +128,7 @@ if (parts.has('parallel')) {
     rows.push({ parallel, trials: summary.trials.length, wallMs, perMinute: (summary.trials.length / wallMs) * 60_000, trainMs: mean(summary.trials.map((t) => t.timing?.['train'] ?? NaN)) });
   }
   results['parallel'] = rows;
-  const table = new Table({ head: ['parallel', 'trials', 'wall (s)', 'trials / minute', 'mean training per trial (s)'] });
+  const table = new Table({ head: ['parallel', 'trials', 'wall (s)', 'trials / minute', 'mean training per trial (s)'], style: plain });
   for (const r of rows) table.push([r['parallel']!, r['trials']!, seconds(r['wallMs']!), r['perMinute']!.toFixed(2), seconds(r['trainMs']!)]);
   console.log(table.toString());
 }
@@ -144,7 +145,7 @@ if (parts.has('tpe')) {
     rows.push({ seed, random: best['random']!, tpe: best['tpe']! });
   }
   results['tpe'] = rows;
-  const table = new Table({ head: ['sweep seed', 'random: best validation.accuracy', 'tpe: best validation.accuracy', 'tpe − random'] });
+  const table = new Table({ head: ['sweep seed', 'random: best validation.accuracy', 'tpe: best validation.accuracy', 'tpe − random'], style: plain });
   for (const r of rows) table.push([r.seed, r.random.toFixed(4), r.tpe.toFixed(4), (r.tpe - r.random).toFixed(4)]);
   table.push(['mean', mean(rows.map((r) => r.random)).toFixed(4), mean(rows.map((r) => r.tpe)).toFixed(4), mean(rows.map((r) => r.tpe - r.random)).toFixed(4)]);
   console.log(table.toString());
@@ -161,11 +162,11 @@ if (parts.has('asha')) {
     rows.push({ name, best: summary.best?.metric.mean ?? NaN, epochs: summary.epochs, pruned: summary.trials.filter((t) => t.status === 'pruned').length, wallMs });
   }
   results['asha'] = rows;
-  const [plain, asha] = rows as [(typeof rows)[0], (typeof rows)[0]];
-  const table = new Table({ head: ['', 'best validation.accuracy', 'epochs trained', 'trials pruned', 'wall (s)'] });
+  const [unpruned, asha] = rows as [(typeof rows)[0], (typeof rows)[0]];
+  const table = new Table({ head: ['', 'best validation.accuracy', 'epochs trained', 'trials pruned', 'wall (s)'], style: plain });
   for (const r of rows) table.push([r.name, r.best.toFixed(4), r.epochs, r.pruned, seconds(r.wallMs)]);
   console.log(table.toString());
-  console.log(`ASHA: best within ${(((plain.best - asha.best) / plain.best) * 100).toFixed(1)} % of the unpruned sweep's, with ${((asha.epochs / plain.epochs) * 100).toFixed(0)} % of its epochs`);
+  console.log(`ASHA: best within ${(((unpruned.best - asha.best) / unpruned.best) * 100).toFixed(1)} % of the unpruned sweep's, with ${((asha.epochs / unpruned.epochs) * 100).toFixed(0)} % of its epochs`);
 }
 
 writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -193,7 +193,7 @@ export function liveTable(records: readonly TrialRecord[], options: { metric: st
   const count = (status: string) => records.filter((r) => r.status === status).length;
   const done = count('completed') + count('pruned') + count('failed');
   const head = `${done} of ${options.totalTrials} trials done (${count('completed')} completed, ${count('pruned')} pruned, ${count('failed')} failed), ${count('running')} running`;
-  const table = new Table({ head: ['trial', 'values', 'status', 'epoch', metric, 'time'], style: plain });
+  const table = new Table({ head: ['trial', 'values', 'status', 'epoch', metric, 'time'], style: { ...plain, compact: true } });
   const lastValue = (r: TrialRecord) => r.intermediate[r.intermediate.length - 1];
   const seconds = (id: string) => {
     const since = options.started.get(id);
