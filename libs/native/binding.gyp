@@ -42,6 +42,7 @@
         "addon/pool.cc",
         "addon/elementwise.cc",
         "addon/fusion.cc",
+        "addon/copy.cc",
         "addon/simd/dispatch.cc"
       ],
       "cflags_cc": ["<@(addon_cflags)"],

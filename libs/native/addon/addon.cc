@@ -4,10 +4,14 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <ctime>
 #include <string>
+#include <vector>
 
 #include "common.h"
 #include "conv.h"
+#include "copy.h"
 #include "elementwise.h"
 #include "fusion.h"
 #include "matmul.h"
@@ -62,6 +66,30 @@ Napi::Value setThreads(const Napi::CallbackInfo& call) {
   return env.Undefined();
 }
 
+// The peak multiply-add rate of the cores, measured: GFLOP/s per thread, each thread timed by
+// the processor time it got (so another process on a shared machine does not lower it).
+Napi::Value measurePeak(const Napi::CallbackInfo& call) {
+  const Napi::Env env = call.Env();
+  const int threads = call.Length() > 0 && call[0].IsNumber() ? call[0].As<Napi::Number>().Int32Value() : 1;
+  const int64_t iterations = 20000000;
+  std::vector<double> rates(static_cast<size_t>(std::max(1, threads)), 0.0);
+  float sink = 0;
+#pragma omp parallel num_threads(std::max(1, threads)) reduction(+ : sink)
+  {
+    timespec start{}, end{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    sink += loops().fmaLoop(iterations);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    const double seconds = static_cast<double>(end.tv_sec - start.tv_sec) + 1e-9 * static_cast<double>(end.tv_nsec - start.tv_nsec);
+    rates[static_cast<size_t>(omp_get_thread_num())] = 2.0 * 12.0 * loops().fmaLanes * static_cast<double>(iterations) / seconds / 1e9;
+  }
+  Napi::Array out = Napi::Array::New(env);
+  for (size_t i = 0; i < rates.size(); i++) out.Set(static_cast<uint32_t>(i), rates[i]);
+  // Depend on the result so the loops are not optimised away.
+  if (sink == 12345.f) out.Set("sink", sink);
+  return out;
+}
+
 Napi::Value memoryStats(const Napi::CallbackInfo& call) {
   const Napi::Env env = call.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -86,6 +114,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, setThreads, "setThreads"));
   exports.Set("memoryStats", Napi::Function::New(env, memoryStats, "memoryStats"));
+  exports.Set("measurePeak", Napi::Function::New(env, measurePeak, "measurePeak"));
   exports.Set("release", Napi::Function::New(env, release, "release"));
   exports.Set("conv2d", Napi::Function::New(env, conv2d, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, conv2dBackpropInput, "conv2dBackpropInput"));
@@ -99,6 +128,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("unary", Napi::Function::New(env, unary, "unary"));
   exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
   exports.Set("fused", Napi::Function::New(env, fused, "fused"));
+  exports.Set("copyBoxes", Napi::Function::New(env, copyBoxes, "copyBoxes"));
   return exports;
 }
 

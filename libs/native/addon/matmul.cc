@@ -61,9 +61,11 @@ std::unordered_map<std::string, std::unique_ptr<MatMulPlan>>& plans() {
 
 constexpr size_t kMaxPlans = 1024;
 
-// Products smaller than this (in multiply-adds) run on one thread: splitting them costs more
-// than it saves (an LSTM step's 100x128 by 128x512 is 6.6 million).
-constexpr double kParallelMultiplyAdds = 4e6;
+// Products smaller than this (in multiply-adds, about 0.15 ms on one core) run on one thread: the
+// second thread saves less than waking it costs, and on a busy machine, where that thread may
+// have been descheduled, waiting for it costs whole time slices. An LSTM step's 100x128 by
+// 128x512 (6.6 million) stays on one thread; the course CNN's dense layer (321 million) splits.
+constexpr double kParallelMultiplyAdds = 1.6e7;
 
 // The first implementation oneDNN offers that is not its SGEMM; empty when there is none.
 bool pickBrgemm(dnnl::matmul::primitive_desc& pd) {

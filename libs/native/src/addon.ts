@@ -39,6 +39,8 @@ export interface NativeAddon {
   setThreads(threads: number): void;
   memoryStats(): NativeMemoryStats;
   release(): void;
+  /** GFLOP/s of multiply-adds per thread, each thread timed by its own processor time. */
+  measurePeak(threads: number): number[];
   conv2d(heap: Uint8Array, args: Float64Array): void;
   conv2dBackpropInput(heap: Uint8Array, args: Float64Array): void;
   conv2dBackpropFilter(heap: Uint8Array, args: Float64Array): void;
@@ -51,6 +53,7 @@ export interface NativeAddon {
   unary(heap: Uint8Array, args: Float64Array): void;
   sum(heap: Uint8Array, args: Float64Array): void;
   fused(heap: Uint8Array, program: Float64Array): void;
+  copyBoxes(heap: Uint8Array, boxes: Float64Array): void;
 }
 
 const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

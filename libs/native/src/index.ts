@@ -13,6 +13,7 @@ export {
   setNativeThreads,
   releaseNativeMemory,
   nativeMemory,
+  measurePeakGflops,
   defaultThreads,
   NATIVE_BACKEND,
   NATIVE_KERNELS,

@@ -215,6 +215,15 @@ export function releaseNativeMemory(): void {
   if (load.ok) load.addon.release();
 }
 
+/**
+ * The processor's peak rate of float32 multiply-adds, measured over about a tenth of a second
+ * per thread: GFLOP/s per thread, each timed by the processor time it got (so other processes
+ * on a shared machine do not lower it). For reports that compare a kernel's rate with the peak.
+ */
+export function measurePeakGflops(threads = 1): number[] {
+  return requireAddon().measurePeak(checkThreads(threads));
+}
+
 /** What the addon holds between calls: its workspace and the convolution plans it has built. */
 export function nativeMemory(): NativeMemoryStats {
   return requireAddon().memoryStats();

@@ -110,6 +110,10 @@ struct Loops {
   void (*finishRows)(float* rows, int64_t count, int64_t n, int64_t first, const Epilogue& e);
   // `scratch` holds threads * nodes * kFusedBlock floats.
   void (*fused)(const FusedProgram& program, int threads, float* scratch);
+  // Multiply-adds in registers only, to measure a core's peak: `iterations` * 12 * fmaLanes of
+  // them; returns a value that depends on all of them (so the loop is not optimised away).
+  float (*fmaLoop)(int64_t iterations);
+  int fmaLanes;
 };
 
 const Loops& loops();

@@ -1,5 +1,6 @@
 /** Every kernel the addon provides, in one list (the model: tfjs-backend-wasm's register_all_kernels). */
 import { conv2D, conv2DBackpropFilter, conv2DBackpropInput, fusedConv2D } from './conv2d';
+import { concat, slice, splitV, unpack } from './data-movement';
 import { binaryKernels, cast, identity, sum, unaryKernels } from './elementwise';
 import type { NativeKernel } from './kernel-context';
 import { batchMatMul, fusedMatMul } from './mat-mul';
@@ -21,4 +22,8 @@ export const NATIVE_KERNEL_LIST: readonly NativeKernel[] = [
   sum,
   identity,
   cast,
+  slice,
+  splitV,
+  unpack,
+  concat,
 ];
