@@ -104,7 +104,7 @@ function statusCell(trials: TrialEntry[]): string {
 
 /**
  * The final table: one row per configuration, ranked by the sweep metric (mean ± std over
- * repeats), then those without a rank (pruned, failed, unfinished). Besides the parameters and
+ * repeats; the test metrics too, other columns the mean), then those without a rank (pruned, failed, unfinished). Besides the parameters and
  * the metrics: the train−test gap of every metric measured on both, the epochs each configuration
  * trained when early termination is on, the step at which a `stopWhen` condition ended it
  * ("never" when it ran its budget; shown when some trial stopped, or when `stoppedColumn` says so),
@@ -150,8 +150,9 @@ export function sweepTable(file: SweepSummaryFile, options: { stoppedColumn?: bo
       idRange(trials.map((t) => t.id)),
       ...parameterNames.map((p) => formatValue(first.values[p])),
       statusCell(trials),
-      ...metricNames.map((m) => meanCell(shown.map((t) => t.metrics[m]), repeats)),
-      ...gaps.map((m) => meanCell(shown.map((t) => gapOf(t, m)), repeats)),
+      // ± std where the ranking and the reported result are read: the metric and the test metrics.
+      ...metricNames.map((m) => meanCell(shown.map((t) => t.metrics[m]), m === metric || m.startsWith('test.') ? repeats : 1)),
+      ...gaps.map((m) => meanCell(shown.map((t) => gapOf(t, m)), 1)),
       ...(showEpochs ? [meanCell(trials.map(trialEpochs), repeats)] : []),
       ...(showStopped ? [trials.map((t) => (t.stopped !== undefined ? String(t.stopped.step) : t.status === 'completed' ? 'never' : '—')).join(', ')] : []),
       ...(showErrors ? [firstLine(trials.find((t) => t.error !== undefined)?.error ?? '')] : []),
