@@ -28,7 +28,7 @@ export function trialOverrides(trial: TrialParameters, parameters: Record<string
  * schema cannot say, and fills the defaults); this library only keeps it with the experiment.
  */
 export interface SweepConfig {
-  method?: string;
+  method?: string | { type: string; [key: string]: unknown };
   parameters: Record<string, SweepParameterConfig>;
   metric: string;
   goal?: 'minimize' | 'maximize';

@@ -68,6 +68,20 @@ describe('parseSweepConfig', () => {
     expect(problems.find((p) => p.path.join('.') === 'sweep.maxTrial')!.atKey).toBe(true);
   });
 
+  it('takes a method with its parameters as an entry, each problem at its key', () => {
+    const { config } = parseSweepConfig({ ...minimal, method: { type: 'tpe', startupTrials: 4, gamma: 0.2 }, maxTrials: 12 });
+    expect(config).toMatchObject({ method: 'tpe', methodParams: { startupTrials: 4, gamma: 0.2, candidates: 24, priorWeight: 1 } });
+    expect(parseSweepConfig({ ...minimal, method: { type: 'grid' } }).config?.method).toBe('grid');
+    const { problems } = parseSweepConfig({ ...minimal, method: { type: 'tpe', startupTrial: 4, gamma: 2, candidates: 2.5 }, maxTrials: 12 });
+    expect(problems).toEqual([
+      { path: ['sweep', 'method', 'startupTrial'], message: "unknown key 'startupTrial'; did you mean 'startupTrials'? (the method takes startupTrials, candidates, priorWeight, gamma)", severity: 'error', atKey: true },
+      { path: ['sweep', 'method', 'gamma'], message: 'gamma is a number above 0 and at most 1, not 2', severity: 'error' },
+      { path: ['sweep', 'method', 'candidates'], message: 'candidates is a whole number at least 1, not 2.5', severity: 'error' },
+    ]);
+    expect(parseSweepConfig({ ...minimal, method: { type: 'tpee' } }).problems[0]).toMatchObject({ path: ['sweep', 'method', 'type'], message: expect.stringMatching(/unknown sweep method 'tpee'; did you mean 'tpe'\?/) });
+    expect(parseSweepConfig({ ...minimal, method: { type: 'random', seed: 1 } }).problems[0]!.message).toBe("unknown key 'seed' (the method takes no parameters)");
+  });
+
   it('random and tpe need maxTrials; median takes no reductionFactor', () => {
     const random = parseSweepConfig({ ...minimal, method: 'random' }).problems;
     expect(random.map((p) => [p.path.join('.'), p.message])).toEqual([['sweep', 'maxTrials is missing: method random samples until it has tried maxTrials configurations']]);
@@ -102,7 +116,7 @@ describe('parseSweepConfig', () => {
 });
 
 describe('sweepSchema', () => {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, discriminator: true });
   const validate = ajv.compile(sweepSchema());
 
   it('compiles in strict mode and accepts what the parser accepts', () => {
@@ -110,6 +124,7 @@ describe('sweepSchema', () => {
       minimal,
       { ...minimal, method: 'random', maxTrials: 5, parallel: 2, repeats: 3, seed: 1, goal: 'minimize' },
       { metric: 'validation.loss', method: 'tpe', maxTrials: 20, parameters: { lr: { min: 1e-4, max: 1, scale: 'log' }, units: { min: 8, max: 64, integer: true }, d: { paths: ['a', 'b'], min: 0, max: 1 } }, earlyTermination: { type: 'asha', minEpochs: 1, reductionFactor: 3 } },
+      { ...minimal, method: { type: 'tpe', startupTrials: 5 }, maxTrials: 20 },
     ]) {
       expect(validate(written), JSON.stringify(validate.errors)).toBe(true);
       expect(parseSweepConfig(written).problems.filter((p) => p.severity === 'error')).toEqual([]);
@@ -121,5 +136,7 @@ describe('sweepSchema', () => {
     expect(validate({ ...minimal, parameters: { a: { paths: ['x'] } } })).toBe(false);
     expect(validate({ ...minimal, parameters: { a: { min: 1 } } })).toBe(false);
     expect(validate({ ...minimal, earlyTermination: { type: 'hyperband' } })).toBe(false);
+    expect(validate({ ...minimal, method: { type: 'tpe', startup: 5 } })).toBe(false);
+    expect(validate({ ...minimal, method: { type: 'grid', startupTrials: 5 } })).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { didYouMean, fillDefaults, isPlainObject, type JsonSchema, type PathSegment } from '@dlexp/core';
+import { didYouMean, entrySchema, fillDefaults, isPlainObject, type JsonSchema, type ParamSpec, type PathSegment } from '@dlexp/core';
 import { parseParameterSpace, type ParameterSpace, type SweepProblem } from './parameters';
 import { createSamplerRegistry, UnsupportedParameterError, type SamplerRegistry } from './samplers';
 
@@ -24,7 +24,8 @@ export interface ResolvedEarlyTermination {
 
 /** The `sweep:` block as written. */
 export interface SweepConfig {
-  method?: string;
+  /** A method by name, or with its parameters: {type: tpe, startupTrials: 5}. */
+  method?: string | { type: string; [key: string]: unknown };
   parameters: Record<string, unknown>;
   metric: string;
   goal?: Goal;
@@ -55,6 +56,9 @@ export interface ResolvedSweepConfig {
 
 const SWEEP_KEYS = ['method', 'parameters', 'metric', 'goal', 'maxTrials', 'seed', 'parallel', 'earlyTermination', 'repeats'];
 const EARLY_TERMINATION_KEYS = ['type', 'minEpochs', 'reductionFactor', 'minTrials'];
+
+const METHOD_DESCRIPTION =
+  'grid tries every combination of values; random samples; tpe samples where earlier trials did well. With parameters: {type: tpe, startupTrials: 5}.';
 
 export const EARLY_TERMINATION_DEFAULTS = { minEpochs: 1, reductionFactor: 3, minTrials: 3 } as const;
 
@@ -94,10 +98,17 @@ export function parseSweepConfig(
     if (!SWEEP_KEYS.includes(key)) error([...at, key], `unknown key '${key}'${didYouMean(key, SWEEP_KEYS)}`, true);
   }
 
-  const method = written['method'] ?? 'grid';
+  // A method by name, or as an entry with its parameters: {type: tpe, startupTrials: 5}.
+  const methodWritten = written['method'] ?? 'grid';
+  const asEntry = isPlainObject(methodWritten);
+  const method = asEntry ? methodWritten['type'] : methodWritten;
+  const methodPath = asEntry ? [...at, 'method', 'type'] : [...at, 'method'];
+  const methodOptions: Record<string, unknown> = asEntry ? Object.fromEntries(Object.entries(methodWritten).filter(([key]) => key !== 'type')) : {};
   if (typeof method !== 'string' || !samplers.has(method)) {
     const name = String(method);
-    error([...at, 'method'], `unknown sweep method '${name}'${didYouMean(name, samplers.names())} (known: ${samplers.names().join(', ')})`);
+    error(methodPath, `unknown sweep method '${name}'${didYouMean(name, samplers.names())} (known: ${samplers.names().join(', ')})`);
+  } else {
+    checkMethodOptions(samplers.get(method).params as Record<string, ParamSpec<unknown>>, methodOptions, [...at, 'method'], error);
   }
 
   const { space, problems: spaceProblems } = parseParameterSpace(written['parameters'], [...at, 'parameters']);
@@ -134,7 +145,7 @@ export function parseSweepConfig(
   let methodParams: Record<string, unknown> = {};
   if (typeof method === 'string' && samplers.has(method) && space !== undefined) {
     const entry = samplers.get(method);
-    methodParams = fillDefaults(entry.params, {}, () => undefined);
+    methodParams = fillDefaults(entry.params, methodOptions, () => undefined);
     try {
       const sampler = entry.create(methodParams, { space, seed: 0, goal: goal === 'minimize' ? 'minimize' : 'maximize' });
       if (!Number.isFinite(sampler.size) && written['maxTrials'] === undefined) {
@@ -162,6 +173,38 @@ export function parseSweepConfig(
     },
     problems,
   };
+}
+
+/** A method's own parameters as written in `{type: tpe, ...}`: known keys, numbers within their bounds. */
+function checkMethodOptions(
+  params: Record<string, ParamSpec<unknown>>,
+  options: Record<string, unknown>,
+  here: PathSegment[],
+  error: (path: PathSegment[], message: string, atKey?: boolean) => void,
+): void {
+  const names = Object.keys(params);
+  for (const [key, value] of Object.entries(options)) {
+    const spec = params[key];
+    if (spec === undefined) {
+      error([...here, key], `unknown key '${key}'${didYouMean(key, names)} (${names.length > 0 ? `the method takes ${names.join(', ')}` : 'the method takes no parameters'})`, true);
+      continue;
+    }
+    const schema = spec.schema as { type?: string; minimum?: number; maximum?: number; exclusiveMinimum?: number };
+    if (schema.type !== 'integer' && schema.type !== 'number') continue;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (schema.type === 'number' || Number.isInteger(value)) &&
+      (schema.minimum === undefined || value >= schema.minimum) &&
+      (schema.maximum === undefined || value <= schema.maximum) &&
+      (schema.exclusiveMinimum === undefined || value > schema.exclusiveMinimum);
+    if (!ok) {
+      const bounds = [schema.minimum !== undefined ? `at least ${schema.minimum}` : '', schema.exclusiveMinimum !== undefined ? `above ${schema.exclusiveMinimum}` : '', schema.maximum !== undefined ? `at most ${schema.maximum}` : '']
+        .filter((b) => b !== '')
+        .join(' and ');
+      error([...here, key], `${key} is ${schema.type === 'integer' ? 'a whole number' : 'a number'}${bounds === '' ? '' : ` ${bounds}`}, not ${JSON.stringify(value)}`);
+    }
+  }
 }
 
 function parseEarlyTermination(
@@ -196,8 +239,30 @@ function parseEarlyTermination(
   return { type, minEpochs: minEpochs as number, reductionFactor: reductionFactor as number, minTrials: minTrials as number };
 }
 
-/** The JSON Schema of the `sweep:` block (for the experiment schema; editors complete from it). */
-export function sweepSchema(methods: string[] = createSamplerRegistry().names()): JsonSchema {
+/**
+ * The JSON Schema of the `sweep:` block (for the experiment schema; editors complete from it).
+ * Given the method registry, `method` may also be an entry with the method's parameters.
+ */
+export function sweepSchema(methods: string[] | SamplerRegistry = createSamplerRegistry()): JsonSchema {
+  const names = Array.isArray(methods) ? methods : methods.names();
+  const byName: JsonSchema = { type: 'string', enum: names, description: 'The method by name.' };
+  const method: JsonSchema = Array.isArray(methods)
+    ? { ...byName, default: 'grid', description: METHOD_DESCRIPTION }
+    : {
+        default: 'grid',
+        description: METHOD_DESCRIPTION,
+        anyOf: [
+          byName,
+          {
+            type: 'object',
+            description: `A method, chosen by its type: ${names.join(', ')}.`,
+            required: ['type'],
+            properties: { type: { type: 'string', enum: names } },
+            discriminator: { propertyName: 'type' },
+            oneOf: methods.list().map((entry) => entrySchema(entry.name, entry.description, entry.params)),
+          },
+        ],
+      };
   const parameter: JsonSchema = {
     type: 'object',
     additionalProperties: false,
@@ -223,7 +288,7 @@ export function sweepSchema(methods: string[] = createSamplerRegistry().names())
     required: ['parameters', 'metric'],
     description: 'Run the experiment once per configuration the method proposes and rank the trials (under <out>/trials/).',
     properties: {
-      method: { type: 'string', enum: methods, default: 'grid', description: 'grid tries every combination of values; random samples; tpe samples where earlier trials did well.' },
+      method,
       parameters: {
         type: 'object',
         minProperties: 1,

@@ -185,7 +185,7 @@ const tpe: RegistryEntry<TpeParams, SamplerContext, Sampler> = {
  */
 export class SweepMethodRegistry extends Registry<SamplerContext, Sampler> {
   blockSchema(): JsonSchema {
-    return sweepSchema(this.names());
+    return sweepSchema(this);
   }
 }
 
