@@ -27,6 +27,34 @@ import {
  */
 
 const logdir = join(temporaryFolder('logdir'), 'runs');
+
+/** Where Debian's dataset-fashion-mnist puts the files (the dataset's default dir). */
+const FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
+
+const CSV_EXPERIMENT = `name: csv-line
+seed: 1
+data: {type: csv, train: points.csv, features: [x], labels: [y]}
+model:
+  type: ops
+  placeholders: {x: {shape: [null, 1]}, y: {shape: [null, 1]}}
+  variables: {k: {initializer: {type: zeros}}, b: {initializer: {type: zeros}}}
+  nodes: {prediction: k * x + b, loss: reduceMean(square(y - prediction))}
+  loss: loss
+  fetch: [k, b]
+train: {optimizer: {type: sgd, learningRate: 0.5}, steps: 600, logEvery: 50}
+`;
+
+const FASHION_EXPERIMENT = `name: fashion-softmax
+seed: 1
+data: {type: fashion-mnist, flatten: true, limit: {train: 1000, test: 200}}
+model:
+  type: sequential
+  input: {shape: [784]}
+  layers: [{type: dense, units: 10}]
+  loss: {type: softmaxCrossEntropy}
+  metrics: [{type: accuracy}]
+train: {optimizer: {type: sgd, learningRate: 0.2}, batchSize: 100, epochs: 1}
+`;
 let dashboard: Awaited<ReturnType<typeof startDashboardCli>>;
 let browser: Browser;
 const pageErrors: string[] = [];
@@ -122,7 +150,8 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     await page.waitForSelector('#trials-table');
     expect(await page.locator('#trials-table tbody tr').count()).toBe(2);
     await page.waitForSelector('figure[data-chart="parallel-coordinates"] [data-rendered="true"]');
-    await page.waitForSelector('figure[data-chart="sweep-test.accuracy"] [data-rendered="true"]');
+    // The metric against each hyperparameter: `sweep-<the sweep's metric>`.
+    await page.waitForSelector('figure[data-chart^="sweep-"] [data-rendered="true"]');
     await screenshot(page, 'sweep');
 
     await page.goto(dashboard.url);
@@ -196,6 +225,24 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     await page.context().close();
   });
 
+  it('completes keys and registry names from the schema', async () => {
+    const page = await openPage(browser, pageErrors);
+    await openEditor(page, 'linear-regression.yaml');
+    await setEditorText(page, 'name: typed\ntrain:\n  optimizer:\n    type: ');
+    await page.keyboard.type('ad');
+    await page.waitForSelector('.cm-tooltip-autocomplete');
+    const names = await page.$$eval('.cm-tooltip-autocomplete li', (items) => items.map((i) => i.textContent ?? ''));
+    expect(names.some((n) => n.startsWith('adam'))).toBe(true);
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('lear');
+    await page.waitForSelector('.cm-tooltip-autocomplete li:has-text("learningRate")');
+    await page.keyboard.press('Enter');
+    expect(await page.textContent('.cm-content')).toContain('learningRate: ');
+    await screenshot(page, 'editor-completion');
+    await page.context().close();
+  });
+
   it('trains linear-regression.yaml in the page: k and b fitted, and the same numbers as the CLI on wasm', async () => {
     const page = await openPage(browser, pageErrors);
     await openEditor(page, 'linear-regression.yaml');
@@ -221,6 +268,42 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     expect(Object.keys(metrics).sort()).toEqual(Object.keys(cli).sort());
     for (const [key, value] of Object.entries(cli)) expect(Math.abs(metrics[key]! - value), key).toBeLessThan(1e-3);
     await screenshot(page, 'editor-mnist');
+    await page.context().close();
+  });
+
+  it('trains on a CSV file dropped on the page', async () => {
+    const page = await openPage(browser, pageErrors);
+    await openEditor(page, 'linear-regression.yaml');
+    await setEditorText(page, CSV_EXPERIMENT);
+    await page.waitForSelector('#problems[data-count="0"]');
+    // Without the file, the run stops at the data and names it.
+    await page.selectOption('#backend', 'wasm');
+    await page.click('#run-here');
+    await page.waitForSelector('#run-panel[data-state="error"]');
+    expect(await page.textContent('#run-problems')).toContain('points.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `${(i / 40).toFixed(3)},${(0.5 * (i / 40) + 0.3).toFixed(4)}`);
+    await page.setInputFiles('input[type="file"]', { name: 'points.csv', mimeType: 'text/csv', buffer: Buffer.from(`x,y\n${rows.join('\n')}\n`) });
+    await page.waitForSelector('#page-files');
+    await runInPage(page, { backend: 'wasm' });
+    const metrics = await pageMetrics(page);
+    expect(metrics['k']).toBeCloseTo(0.5, 2);
+    expect(metrics['b']).toBeCloseTo(0.3, 2);
+    await page.context().close();
+  });
+
+  it.skipIf(!existsSync(FASHION_MNIST))('trains on Fashion-MNIST (gzip files from the server) with the CLI\'s numbers', async () => {
+    const folder = temporaryFolder('fashion');
+    writeFileSync(join(folder, 'fashion.yaml'), FASHION_EXPERIMENT);
+    const cli = await runner([join(folder, 'fashion.yaml'), '--backend', 'wasm', '--out', join(logdir, 'fashion', 'cli-wasm')]);
+    expect(cli.code, cli.output).toBe(0);
+    const page = await openPage(browser, pageErrors);
+    await openEditor(page, 'linear-regression.yaml');
+    await setEditorText(page, FASHION_EXPERIMENT);
+    await page.waitForSelector('#problems[data-count="0"]');
+    await runInPage(page, { backend: 'wasm' });
+    const metrics = await pageMetrics(page);
+    expect(metrics['test.accuracy']).toBeGreaterThan(0.5);
+    for (const [key, value] of Object.entries(summaryMetrics('fashion/cli-wasm'))) expect(Math.abs(metrics[key]! - value), key).toBeLessThan(1e-3);
     await page.context().close();
   });
 
