@@ -126,6 +126,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("avgPoolGrad", Napi::Function::New(env, avgPoolGrad, "avgPoolGrad"));
   exports.Set("binary", Napi::Function::New(env, binary, "binary"));
   exports.Set("unary", Napi::Function::New(env, unary, "unary"));
+  exports.Set("select", Napi::Function::New(env, selectWhere, "select"));
   exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
   exports.Set("fused", Napi::Function::New(env, fused, "fused"));
   exports.Set("copyBoxes", Napi::Function::New(env, copyBoxes, "copyBoxes"));

@@ -46,13 +46,36 @@ Napi::Value binary(const Napi::CallbackInfo& info) {
     total *= layout.dims[d];
   }
   try {
-    const float* a = heap.at<float>(args.d(0), static_cast<double>(extent(layout, layout.strideA)), kernel);
-    const float* b = heap.at<float>(args.d(1), static_cast<double>(extent(layout, layout.strideB)), kernel);
+    const bool logical = op == kLogicalAnd || op == kLogicalOr;
+    const void* a = logical ? static_cast<const void*>(heap.at<uint8_t>(args.d(0), static_cast<double>(extent(layout, layout.strideA)), kernel))
+                            : static_cast<const void*>(heap.at<float>(args.d(0), static_cast<double>(extent(layout, layout.strideA)), kernel));
+    const void* b = logical ? static_cast<const void*>(heap.at<uint8_t>(args.d(1), static_cast<double>(extent(layout, layout.strideB)), kernel))
+                            : static_cast<const void*>(heap.at<float>(args.d(1), static_cast<double>(extent(layout, layout.strideB)), kernel));
     void* out = op >= kGreater ? static_cast<void*>(heap.at<uint8_t>(args.d(2), static_cast<double>(total), kernel))
                                : static_cast<void*>(heap.at<float>(args.d(2), static_cast<double>(total), kernel));
     loops().binary(op, layout, a, b, out, threadCount());
   } catch (const std::exception& e) {
     fail(env, std::string(kernel) + ": " + e.what());
+  }
+  return env.Undefined();
+}
+
+// select(heap, args): 0 condition (bytes), 1 t, 2 e, 3 out, 4 element count.
+Napi::Value selectWhere(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const char* kernel = "Select";
+  const Heap heap = heapFrom(env, info[0]);
+  const Args args(env, info[1], 5, kernel);
+  const int64_t count = args.i(4);
+  if (count < 0) fail(env, "Select: negative element count");
+  try {
+    const uint8_t* condition = heap.at<uint8_t>(args.d(0), static_cast<double>(count), kernel);
+    const float* t = heap.at<float>(args.d(1), static_cast<double>(count), kernel);
+    const float* e = heap.at<float>(args.d(2), static_cast<double>(count), kernel);
+    float* out = heap.at<float>(args.d(3), static_cast<double>(count), kernel);
+    loops().select(condition, t, e, out, count, threadCount());
+  } catch (const std::exception& ex) {
+    fail(env, std::string(kernel) + ": " + ex.what());
   }
   return env.Undefined();
 }

@@ -6,6 +6,7 @@ namespace dlexp {
 
 Napi::Value binary(const Napi::CallbackInfo& info);
 Napi::Value unary(const Napi::CallbackInfo& info);
+Napi::Value selectWhere(const Napi::CallbackInfo& info);
 Napi::Value sumReduce(const Napi::CallbackInfo& info);
 
 }  // namespace dlexp

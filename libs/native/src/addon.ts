@@ -51,6 +51,7 @@ export interface NativeAddon {
   avgPoolGrad(heap: Uint8Array, args: Float64Array): void;
   binary(heap: Uint8Array, args: Float64Array): void;
   unary(heap: Uint8Array, args: Float64Array): void;
+  select(heap: Uint8Array, args: Float64Array): void;
   sum(heap: Uint8Array, args: Float64Array): void;
   fused(heap: Uint8Array, program: Float64Array): void;
   copyBoxes(heap: Uint8Array, boxes: Float64Array): void;

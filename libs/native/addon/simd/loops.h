@@ -22,7 +22,10 @@ enum BinaryOp {
   kLessEqual = 10,
   kEqual = 11,
   kNotEqual = 12,
-  kBinaryOpCount = 13,
+  // Bytes (TF.js bool) in and out.
+  kLogicalAnd = 13,
+  kLogicalOr = 14,
+  kBinaryOpCount = 15,
 };
 
 enum UnaryOp {
@@ -97,8 +100,10 @@ struct FusedProgram {
 
 struct Loops {
   const char* isa;
-  // Comparisons write bytes (TF.js bool), the rest floats.
-  void (*binary)(int op, const BinaryLayout& layout, const float* a, const float* b, void* out, int threads);
+  // Comparisons write bytes (TF.js bool), the rest floats; logical operations read and write bytes.
+  void (*binary)(int op, const BinaryLayout& layout, const void* a, const void* b, void* out, int threads);
+  // out[i] = condition[i] ? t[i] : e[i] over `count` floats.
+  void (*select)(const uint8_t* condition, const float* t, const float* e, float* out, int64_t count, int threads);
   void (*unary)(int op, const float* x, float* out, int64_t count, float alpha, float beta, int threads);
   // out[o, i] = sum over r of x[o, r, i], in double; `scratch` holds threads * inner doubles.
   void (*sum)(const float* x, float* out, int64_t outer, int64_t reduced, int64_t inner, int threads, double* scratch);

@@ -69,6 +69,30 @@ describe.skipIf(nativeSkipReason !== undefined)('native binary kernels', () => {
     expect(error).toBe(0);
   });
 
+  it.each(['LogicalAnd', 'LogicalOr'])('%s of bool tensors, broadcasting: as on cpu', async (name) => {
+    const op = name === 'LogicalAnd' ? tf.logicalAnd : tf.logicalOr;
+    const x = [true, false, true, true, false, false];
+    const error = await compare(() => tf.cast(op(tf.tensor2d(x, [3, 2], 'bool'), tf.tensor1d([true, false], 'bool')), 'float32'));
+    expect(error).toBe(0);
+  });
+
+  it('Select (tf.where) with a condition of the same shape, and a broadcast one', async () => {
+    const t = seeded([4, 5], 36);
+    const e = seeded([4, 5], 37);
+    const error = await compare(() => {
+      const a = tf.tensor(t.values, [4, 5]);
+      const b = tf.tensor(e.values, [4, 5]);
+      return [tf.where(tf.greater(a, b), a, b), tf.where(tf.tensor1d([true, false, true, false, true], 'bool'), a, b)];
+    });
+    expect(error).toBe(0);
+  });
+
+  it('the gradient of clipByValue (GreaterEqual, LessEqual, LogicalAnd, Select): as on cpu', async () => {
+    const x = seeded([30, 40], 38);
+    const error = await compare(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(t, -0.5, 0.7), 3)))(tf.tensor(x.values, [30, 40])));
+    expect(error).toBe(0);
+  });
+
   it('Maximum and Minimum pass NaN on, as on cpu', async () => {
     const x = tf.tensor1d([NaN, 1, 3]);
     const [max, min] = await valuesOn('native', () => [tf.maximum(x, tf.tensor1d([0, NaN, 2])), tf.minimum(x, tf.tensor1d([0, NaN, 2]))]);

@@ -27,8 +27,11 @@ const BINARY_OPS = {
   LessEqual: 10,
   Equal: 11,
   NotEqual: 12,
+  LogicalAnd: 13,
+  LogicalOr: 14,
 } as const;
 const FIRST_COMPARISON = BINARY_OPS.Greater;
+const FIRST_LOGICAL = BINARY_OPS.LogicalAnd;
 
 const UNARY_OPS = {
   Relu: 0,
@@ -110,7 +113,8 @@ function createBinary(context: NativeKernelContext, name: keyof typeof BINARY_OP
   const outDtype = op >= FIRST_COMPARISON ? 'bool' : 'float32';
   return (call) => {
     const { a, b } = (call as KernelArgs).inputs as { a: TensorInfo; b: TensorInfo };
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') return wasm(call);
+    const operandType = op >= FIRST_LOGICAL ? 'bool' : 'float32';
+    if (a.dtype !== operandType || b.dtype !== operandType) return wasm(call);
     let outShape: number[];
     try {
       outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -162,6 +166,29 @@ function createUnary(context: NativeKernelContext, name: keyof typeof UNARY_OPS)
     args[2] = op;
     args[3] = size;
     context.addon.unary(backend.wasm.HEAPU8, args);
+    return out;
+  };
+}
+
+/** Select (tf.where) with a condition of the operands' shape: the form gradients of clipping use. */
+function createSelect(context: NativeKernelContext): KernelFunc {
+  const wasm = context.fallback('Select');
+  return (call) => {
+    const { condition, t, e } = (call as KernelArgs).inputs as { condition: TensorInfo; t: TensorInfo; e: TensorInfo };
+    const size = sizeOf(t.shape);
+    const sameShape = (x: TensorInfo) => x.shape.length === t.shape.length && x.shape.every((d, i) => d === t.shape[i]);
+    if (condition.dtype !== 'bool' || t.dtype !== 'float32' || e.dtype !== 'float32' || size === 0 || !sameShape(condition) || !sameShape(e)) {
+      return wasm(call);
+    }
+    const backend = heapBackend(call.backend);
+    const out = backend.makeOutput([...t.shape], 'float32');
+    const args = context.args;
+    args[0] = offsetOf(backend, condition);
+    args[1] = offsetOf(backend, t);
+    args[2] = offsetOf(backend, e);
+    args[3] = offsetOf(backend, out);
+    args[4] = size;
+    context.addon.select(backend.wasm.HEAPU8, args);
     return out;
   };
 }
@@ -221,5 +248,6 @@ export const unaryKernels: NativeKernel[] = (Object.keys(UNARY_OPS) as (keyof ty
 }));
 
 export const sum: NativeKernel = { kernelName: 'Sum', create: createSum };
+export const select: NativeKernel = { kernelName: 'Select', create: createSelect };
 export const identity: NativeKernel = { kernelName: 'Identity', create: (context) => createShare(context, 'Identity') };
 export const cast: NativeKernel = { kernelName: 'Cast', create: (context) => createShare(context, 'Cast') };

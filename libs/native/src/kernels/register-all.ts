@@ -1,7 +1,7 @@
 /** Every kernel the addon provides, in one list (the model: tfjs-backend-wasm's register_all_kernels). */
 import { conv2D, conv2DBackpropFilter, conv2DBackpropInput, fusedConv2D } from './conv2d';
 import { concat, slice, splitV, unpack } from './data-movement';
-import { binaryKernels, cast, identity, sum, unaryKernels } from './elementwise';
+import { binaryKernels, cast, identity, select, sum, unaryKernels } from './elementwise';
 import type { NativeKernel } from './kernel-context';
 import { batchMatMul, fusedMatMul } from './mat-mul';
 import { avgPool, avgPoolGrad, maxPool, maxPoolGrad } from './pool';
@@ -20,6 +20,7 @@ export const NATIVE_KERNEL_LIST: readonly NativeKernel[] = [
   ...binaryKernels,
   ...unaryKernels,
   sum,
+  select,
   identity,
   cast,
   slice,
