@@ -32,7 +32,7 @@ try {
   await page.click('.cm-content');
   await page.keyboard.press('Control+A');
   await page.keyboard.insertText(text);
-  await page.waitForSelector('#problems[data-count="0"]', { timeout: 60_000 });
+  await page.waitForSelector('#problems[data-count="0"][data-current="true"]', { timeout: 60_000 });
   const offered = await page.$$eval('#backend option', (options) => options.map((o) => ({ value: (o as HTMLOptionElement).value, disabled: (o as HTMLOptionElement).disabled, text: o.textContent })));
   for (const backend of wanted) {
     const option = offered.find((o) => o.value === backend);

@@ -198,7 +198,7 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
   it('marks a broken experiment at its line, as the CLI reports it', async () => {
     const page = await openPage(browser, pageErrors);
     await openEditor(page, 'linear-regression.yaml');
-    await page.waitForSelector('#problems[data-count="0"]');
+    await page.waitForSelector('#problems[data-count="0"][data-current="true"]');
     const text = readFileSync(join(EXPERIMENTS, 'linear-regression.yaml'), 'utf8');
     const lines = text.split('\n');
     const optimizerLine = lines.findIndex((l) => l.includes('learningRate: 0.2')) + 1;
@@ -237,9 +237,9 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     await page.keyboard.press('Enter');
     await page.keyboard.type('lear');
     await page.waitForSelector('.cm-tooltip-autocomplete li:has-text("learningRate")');
+    await screenshot(page, 'editor-completion');
     await page.keyboard.press('Enter');
     expect(await page.textContent('.cm-content')).toContain('learningRate: ');
-    await screenshot(page, 'editor-completion');
     await page.context().close();
   });
 
@@ -275,7 +275,7 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     const page = await openPage(browser, pageErrors);
     await openEditor(page, 'linear-regression.yaml');
     await setEditorText(page, CSV_EXPERIMENT);
-    await page.waitForSelector('#problems[data-count="0"]');
+    await page.waitForSelector('#problems[data-count="0"][data-current="true"]');
     // Without the file, the run stops at the data and names it.
     await page.selectOption('#backend', 'wasm');
     await page.click('#run-here');
@@ -299,7 +299,7 @@ describe.skipIf(!HAVE_CHROMIUM && !BROWSER_REQUIRED)('the dashboard in Chromium'
     const page = await openPage(browser, pageErrors);
     await openEditor(page, 'linear-regression.yaml');
     await setEditorText(page, FASHION_EXPERIMENT);
-    await page.waitForSelector('#problems[data-count="0"]');
+    await page.waitForSelector('#problems[data-count="0"][data-current="true"]');
     await runInPage(page, { backend: 'wasm' });
     const metrics = await pageMetrics(page);
     expect(metrics['test.accuracy']).toBeGreaterThan(0.5);

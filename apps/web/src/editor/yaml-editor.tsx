@@ -40,7 +40,8 @@ export function YamlEditor(props: {
   schema: JsonSchema;
   validate: (text: string) => Promise<Diagnostic[]>;
   onChange: (text: string) => void;
-  onProblems: (problems: Diagnostic[]) => void;
+  /** The problems found, and the text they were found in. */
+  onProblems: (problems: Diagnostic[], checked: string) => void;
   handle: (handle: YamlEditorHandle) => void;
 }) {
   const host = useRef<HTMLDivElement>(null);
@@ -64,8 +65,9 @@ export function YamlEditor(props: {
       async (view) => {
         // Positions refer to the text checked (CodeMirror drops the answer if the text changed meanwhile).
         const doc = view.state.doc;
-        const problems = await latest.current.validate(doc.toString());
-        latest.current.onProblems(problems);
+        const text = doc.toString();
+        const problems = await latest.current.validate(text);
+        latest.current.onProblems(problems, text);
         return problems.map((d): EditorDiagnostic => ({ ...rangeOf(doc, d), severity: 'error', message: d.path === '' ? d.message : `${d.path}: ${d.message}`, source: 'schema' }));
       },
       { delay: 300 },

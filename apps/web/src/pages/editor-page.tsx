@@ -55,6 +55,7 @@ export function EditorPage({ experiment }: { experiment?: string }) {
   const [text, setText] = useState<string | undefined>();
   const [examples, setExamples] = useState<ExperimentEntry[]>([]);
   const [problems, setProblems] = useState<Diagnostic[]>([]);
+  const [checked, setChecked] = useState<string | undefined>();
   const [quick, setQuick] = useState(false);
   const [backend, setBackend] = useState<PageBackendChoice>('experiment');
   const [backendsHere, setBackendsHere] = useState<Awaited<ReturnType<typeof pageBackendsHere>>>([]);
@@ -223,12 +224,17 @@ export function EditorPage({ experiment }: { experiment?: string }) {
               schema={schema}
               validate={validate}
               onChange={setText}
-              onProblems={setProblems}
+              onProblems={(found, text) => {
+                setProblems(found);
+                setChecked(text);
+              }}
               handle={(h) => (editor.current = h)}
             />
           )}
-          <div class="problems" id="problems" data-count={problems.length}>
-            {problems.length === 0 ? (
+          <div class="problems" id="problems" data-count={problems.length} data-current={String(checked === text)}>
+            {checked !== text ? (
+              <p class="muted">checking…</p>
+            ) : problems.length === 0 ? (
               <p class="ok">No problems: valid for `runner` (full and --quick).</p>
             ) : (
               <ul>
