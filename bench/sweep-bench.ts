@@ -5,7 +5,7 @@
  *   tpe       TPE against random search, same budget, 3 sweep seeds (all six best values)
  *   asha      the same random trials with and without ASHA: best value and epochs spent
  * Run (long: nice it, the machine is shared):
- *   nice npx tsx bench/sweep-bench.ts [--parts overhead,parallel,tpe,asha] [--trials 20] [--out DIR]
+ *   nice npx tsx bench/sweep-bench.ts [--parts overhead,parallel,tpe,asha] [--trials 20] [--startup 10] [--out DIR]
  * Results are printed and written to <out>/results.json (default bench/results/sweep-<time>/).
  */
 import { spawn } from 'node:child_process';
@@ -23,12 +23,15 @@ const { values: args } = parseArgs({
     parts: { type: 'string', default: 'overhead,parallel,tpe,asha' },
     trials: { type: 'string', default: '20' },
     seeds: { type: 'string', default: '1,2,3' },
+    startup: { type: 'string', default: '10' },
     out: { type: 'string' },
   },
 });
 const parts = new Set(args.parts.split(','));
 const budget = Number(args.trials);
 const seeds = args.seeds.split(',').map(Number);
+/** TPE's random startup trials (Optuna's default is 10; with 20 trials that leaves it 10 guided ones). */
+const startup = Number(args.startup);
 const out = resolve(args.out ?? join(ROOT, 'bench', 'results', `sweep-${new Date().toISOString().replace(/[:.]/g, '-')}`));
 mkdirSync(out, { recursive: true });
 
@@ -134,13 +137,16 @@ if (parts.has('parallel')) {
 }
 
 if (parts.has('tpe')) {
-  console.log(`tpe: TPE against random search, ${budget} trials each, sweep seeds ${seeds.join(', ')}`);
+  console.log(`tpe: TPE (${startup} random startup trials) against random search, ${budget} trials each, sweep seeds ${seeds.join(', ')}`);
   const rows: { seed: number; random: number; tpe: number }[] = [];
   for (const seed of seeds) {
     const best: Record<string, number> = {};
-    for (const method of ['random', 'tpe']) {
-      const { summary } = await sweep(`${method}-seed-${seed}`, [`sweep.method=${method}`, `sweep.seed=${seed}`, `sweep.maxTrials=${budget}`]);
-      best[method] = summary.best?.metric.mean ?? NaN;
+    for (const [method, written] of [
+      ['random', 'random'],
+      ['tpe', `{type: tpe, startupTrials: ${startup}}`],
+    ]) {
+      const { summary } = await sweep(`${method}-seed-${seed}`, [`sweep.method=${written}`, `sweep.seed=${seed}`, `sweep.maxTrials=${budget}`]);
+      best[method!] = summary.best?.metric.mean ?? NaN;
     }
     rows.push({ seed, random: best['random']!, tpe: best['tpe']! });
   }

@@ -139,7 +139,8 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
   io.out(`sweep directory: ${out}`);
 
   if (result.status === 'interrupted') {
-    io.out('interrupted: each running trial saved a checkpoint; run the same command again to resume the sweep');
+    const again = options.out === undefined ? ` with --out ${out}` : '';
+    io.out(`interrupted: each running trial saved a checkpoint; run the same command${again} to resume the sweep`);
     return EXIT.interrupted;
   }
   return exitCode(summary, io);
