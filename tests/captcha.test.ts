@@ -19,7 +19,7 @@ function cachedRecords(): string[] {
 describe.each(['joint', 'alternating'])('experiments/captcha-%s.yaml --quick', (mode) => {
   it('trains from the streamed TFRecord captchas and reports every head and the whole sequence', async () => {
     const out = join(temporaryFolder(`captcha-${mode}-`), 'run');
-    const result = await runner([`experiments/captcha-${mode}.yaml`, '--quick', '--out', out], { env });
+    const result = await runner([`experiments/captcha-${mode}.yaml`, '--quick', '--out', out], { env, timeoutMs: 900_000 });
     expect(result.stderr).not.toMatch(/internal error/);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`multi-task: ${mode} training of char0, char1, char2, char3`);
@@ -34,7 +34,7 @@ describe.each(['joint', 'alternating'])('experiments/captcha-%s.yaml --quick', (
     const preprocessing = JSON.parse(readFileSync(join(out, 'model', 'preprocessing.json'), 'utf8'));
     expect(preprocessing.image).toMatchObject({ height: 32, width: 80, channels: 1 });
     expect(preprocessing.labels).toEqual([...'0123456789']);
-  });
+  }, 900_000);
 });
 
 describe('the cached captcha records', () => {
@@ -46,7 +46,7 @@ describe('the cached captcha records', () => {
     expect(inspect.stdout).toMatch(/│ image\s+│ bytes\s+│ 1\s+│/);
 
     const out = join(temporaryFolder('captcha-again-'), 'run');
-    const again = await runner(['experiments/captcha-joint.yaml', '--quick', '--out', out, '--set', 'train.epochs=1'], { env });
+    const again = await runner(['experiments/captcha-joint.yaml', '--quick', '--out', out, '--set', 'train.epochs=1'], { env, timeoutMs: 900_000 });
     expect(again.status).toBe(0);
     expect(again.stdout).toMatch(/streamed from TFRecord files in .* \(cached\)/);
 
@@ -70,5 +70,5 @@ describe('the cached captcha records', () => {
       expect(document.images[0].predictions).toHaveLength(3);
       expect('0123456789').toContain(document.images[0].predictions[0].label);
     }
-  });
+  }, 900_000);
 });

@@ -86,7 +86,7 @@ describe('runner export, then predict through the exported graphs', () => {
         image.predictions.forEach((p, k) => expect(p.probability).toBeCloseTo(expected.predictions[k]!.probability, 4));
       });
     }
-  });
+  }, 600_000);
 });
 
 describe('runner graph inspect', () => {
@@ -111,7 +111,7 @@ describe('runner graph inspect', () => {
     for await (const record of readTFRecords(join(logdir, events[0]!))) found.push(Buffer.from(record.data).toString('latin1'));
     expect(found.length).toBeGreaterThanOrEqual(2);
     expect(found.some((event) => event.includes('MatMul') && event.includes('Placeholder'))).toBe(true);
-  });
+  }, 300_000);
 });
 
 describe('bad files are input errors (exit 2) naming the file, never a crash', () => {

@@ -100,22 +100,25 @@ export async function prepareTransfer(experiment: LoadedExperiment, options: Tra
   // --- Which layers are kept, checked against the saved model before anything is trained.
   const splice = spliceModel(model, sourceConfig, source);
 
-  // --- An experiment is trained once into the cache (keyed by its config hash) and reused.
-  if (saved === undefined) saved = await trainedSource(sourceExperiment!, written, options, at);
+  // --- An experiment is trained once into the cache (keyed by its config hash) and reused; only
+  // its config is needed when the kept layers start from fresh weights.
+  const weights = model.transfer?.weights ?? 'saved';
+  if (saved === undefined && weights === 'saved') saved = await trainedSource(sourceExperiment!, written, options, at);
 
   const derived: LoadedExperiment = {
     ...experiment,
     resolved: { ...experiment.resolved, model: splice.config },
     source: translatingSource(source, splice.translate),
   };
-  const weights = model.transfer?.weights ?? 'saved';
   const keptText = splice.kept.length === 0 ? 'no layers' : splice.kept.join(', ');
   return {
     experiment: derived,
-    description: `model from ${written} (${saved.runDirectory}): keeps ${keptText}${weights === 'random' ? ' (architecture only: fresh weights)' : ' with their saved weights'}`,
+    description:
+      saved === undefined || weights === 'random'
+        ? `model from ${written}: keeps the architecture of ${keptText}, with fresh weights (from scratch)`
+        : `model from ${written} (${saved.runDirectory}): keeps ${keptText} with their saved weights`,
     initialize: (built) => {
-      if (weights === 'random') return;
-      loadKeptWeights(built, saved, splice, source, written);
+      if (saved !== undefined && weights === 'saved') loadKeptWeights(built, saved, splice, source, written);
     },
   };
 }
