@@ -23,8 +23,15 @@ export { observeForEarlyStopping, observeForKeepBest, improves } from './loop/wa
 export { evaluateSplit, withFirstExamples, collectPredictions, disposeBatch } from './loop/evaluation';
 export { initialLoopState } from './loop/loop-state';
 export type { LoopState } from './loop/loop-state';
+export { headSchedule, multiTaskProblems } from './loop/multi-task';
+export type { HeadSchedule } from './loop/multi-task';
+export { applyScaledUpdate } from './loop/scaled-update';
 export { ModelConfigError } from './models/trainable-model';
-export type { TrainableModel, Batch, MetricSums, ModelContext, ModelFiles, ModelRegistry } from './models/trainable-model';
+export type { TrainableModel, Batch, MetricSums, ModelContext, ModelFiles, ModelRegistry, ModelSignature } from './models/trainable-model';
+export { prepareTransfer } from './models/transfer';
+export type { PreparedTransfer, TransferOptions, TrainSource } from './models/transfer';
+export type { TransferParams, TransferStrategy } from './models/transfer-params';
+export { preprocessingFor } from './models/preprocessing';
 export { combineSinks } from './sinks/sink';
 export type { RunSink, RunStart, RunEnd, RunSummary, LoggedRow, TensorSnapshot, TensorValues, Embedding } from './sinks/sink';
 export { createRunDirectorySink } from './sinks/run-directory-sink';
