@@ -85,9 +85,13 @@ export async function writeTrajectoryPlots(out: string, experiment: LoadedExperi
       return x !== undefined && y !== undefined && Number.isFinite(x) && Number.isFinite(y) ? [[x, y] as const] : [];
     });
     if (points.length === 0) continue;
+    // The area most of the path lies in: a path that diverges in two steps (a learning rate too
+    // large for Rosenbrock) would otherwise shrink the rest to a dot; the plot clips it.
     const span = (values: number[]): [number, number] => {
-      const low = Math.min(...values);
-      const high = Math.max(...values);
+      const sorted = [...values].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+      const low = Math.min(at(0.01), values[0]!);
+      const high = Math.max(at(0.99), values[0]!);
       const pad = Math.max(0.15 * (high - low), 0.25);
       return [low - pad, high + pad];
     };
