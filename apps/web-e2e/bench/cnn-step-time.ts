@@ -19,7 +19,9 @@ const wanted = values.backends.split(',');
 
 // The experiment as written, with a budget in steps and enough training data that no epoch ends
 // (an epoch end evaluates the test split, which is not a training step).
+// The quick block goes: its epochs would clash with the steps.
 const text = readFileSync(join(EXPERIMENTS, 'mnist-cnn.yaml'), 'utf8')
+  .replace(/^quick:[\s\S]*$/m, '')
   .replace(/^(\s+)epochs: 2\b.*$/m, `$1steps: ${steps}\n$1logEvery: 5`)
   .replace(/^(\s+)type: mnist\b.*$/m, `$1type: mnist\n$1limit: {train: ${(steps + 1) * 100}, test: 100}`);
 
@@ -32,7 +34,8 @@ try {
   await page.click('.cm-content');
   await page.keyboard.press('Control+A');
   await page.keyboard.insertText(text);
-  await page.waitForSelector('#problems[data-count="0"][data-current="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#problems[data-current="true"]', { timeout: 60_000 });
+  if ((await page.getAttribute('#problems', 'data-count')) !== '0') throw new Error(`the edited experiment has problems: ${await page.textContent('#problems')}`);
   const offered = await page.$$eval('#backend option', (options) => options.map((o) => ({ value: (o as HTMLOptionElement).value, disabled: (o as HTMLOptionElement).disabled, text: o.textContent })));
   for (const backend of wanted) {
     const option = offered.find((o) => o.value === backend);
