@@ -119,6 +119,8 @@ export async function runInPage(experiment: PageExperiment, backendChoice: PageB
   const say = (line: string) => callbacks.onMessage?.(line);
   const loaded = loadPageExperiment(experiment);
   const config = loaded.resolved;
+  // A sweep is many runs, each in a child process with its own folder: the machine's job.
+  if (config.sweep !== undefined) throw new Error('this experiment is a sweep (it has a sweep: block): use "Run on this machine", or remove the block to train its base experiment here');
   const engine = pageRegistries();
   const backend = await activatePageBackend(backendChoice, config.backend, say);
   await provideDataFiles(loaded, say);
