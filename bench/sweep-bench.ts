@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -97,7 +98,8 @@ async function sweep(name: string, sets: string[]): Promise<{ summary: Summary; 
   const wallMs = performance.now() - started;
   if (code !== 0 && code !== 1) throw new Error(`sweep ${name} exited with ${code}`);
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
-  console.log(`  ${name}: ${summary.trials.length} trials in ${(wallMs / 1000).toFixed(1)} s`);
+  // The machine may be shared: its load says how far the times can be trusted.
+  console.log(`  ${name}: ${summary.trials.length} trials in ${(wallMs / 1000).toFixed(1)} s (load average ${loadavg()[0]!.toFixed(1)})`);
   return { summary, wallMs };
 }
 
@@ -124,15 +126,20 @@ if (parts.has('overhead')) {
 }
 
 if (parts.has('parallel')) {
-  console.log('parallel: the same 8 random trials (3 epochs on 2 000 images) with parallel 1 and 2');
+  console.log('parallel: the same 8 random trials (3 epochs on 2 000 images) with parallel 1 and 2, twice each');
   const rows: Record<string, number>[] = [];
-  for (const parallel of [1, 2]) {
-    const { summary, wallMs } = await sweep(`parallel-${parallel}`, ['sweep.maxTrials=8', `sweep.parallel=${parallel}`]);
+  // Alternated (1, 2, 2, 1), so a change in the machine's load weighs on both alike.
+  for (const [run, parallel] of [1, 2, 2, 1].entries()) {
+    const { summary, wallMs } = await sweep(`parallel-${parallel}-run-${run + 1}`, ['sweep.maxTrials=8', `sweep.parallel=${parallel}`]);
     rows.push({ parallel, trials: summary.trials.length, wallMs, perMinute: (summary.trials.length / wallMs) * 60_000, trainMs: mean(summary.trials.map((t) => t.timing?.['train'] ?? NaN)) });
   }
   results['parallel'] = rows;
-  const table = new Table({ head: ['parallel', 'trials', 'wall (s)', 'trials / minute', 'mean training per trial (s)'], style: plain });
-  for (const r of rows) table.push([r['parallel']!, r['trials']!, seconds(r['wallMs']!), r['perMinute']!.toFixed(2), seconds(r['trainMs']!)]);
+  const table = new Table({ head: ['parallel', 'trials', 'wall (s): mean (runs)', 'trials / minute', 'mean training per trial (s)'], style: plain });
+  for (const parallel of [1, 2]) {
+    const runs = rows.filter((r) => r['parallel'] === parallel);
+    const wall = mean(runs.map((r) => r['wallMs']!));
+    table.push([parallel, runs[0]!['trials']!, `${seconds(wall)} (${runs.map((r) => seconds(r['wallMs']!)).join(', ')})`, ((runs[0]!['trials']! / wall) * 60_000).toFixed(2), seconds(mean(runs.map((r) => r['trainMs']!)))]);
+  }
   console.log(table.toString());
 }
 
