@@ -24,6 +24,7 @@ import {
 import { newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
 import { EXIT, type Io } from './cli/context';
 import type { OptionValues } from './cli/options';
+import { writeSweepJUnitReport } from './cli/run-sinks';
 import { createLiveView } from './sweep-live';
 import { writeTrajectoryPlots } from './sweep-plots';
 import type { RunnerTrialContext } from './trial-child';
@@ -136,6 +137,8 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
     io.out(`\n# or as overrides of ${load.displayName ?? file}:\n${stringify(summary.best.parameters).trimEnd()}`);
   }
   await writePlots(out, experiment, result.state.records(), io);
+  // With --junit, one suite per trial, read from the summary just written.
+  writeSweepJUnitReport(options.values, out, experiment);
   io.out(`sweep directory: ${out}`);
 
   if (result.status === 'interrupted') {

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ConfigError } from '@dlexp/core';
 import type { LoadedExperiment } from '@dlexp/config';
 import { configHash, openExperiment, runExperiment, type Invocation, type Registries } from '@dlexp/train';
-import { createRunSinks, RUN_OUTPUT_OPTIONS } from '../cli/run-sinks';
+import { createRunSinks, RUN_OUTPUT_OPTIONS, writeJUnitStartError } from '../cli/run-sinks';
 import {
   displayPath,
   exitCodeOf,
@@ -38,16 +38,24 @@ export const runCommand: Command = {
     const started = experimentArguments(values);
     const open = openOptions(started, file);
     const invocation = { file: userPath(file), ...started };
-    const experiment = await openExperiment(userPath(file), registries, open);
-    const out = stringOption(values, 'out');
-    const common = { ...hostRunOptions(), ...(out !== undefined ? { out: userPath(out) } : {}), argv: argv.filter((a) => a !== file && a !== 'run') };
-    return withInterruption(io.out, async (signal) => {
-      if (experiment.resolved.sweep !== undefined) {
-        // Each trial runs in a process of its own (apps/runner/src/trial-child.ts), with the same sinks as a run.
-        return runSweepCommand(experiment, registries, { ...common, file: userPath(file), load: open, invocation, values, io, interactive: interactive(), signal });
-      }
-      return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, values), signal }));
-    });
+    let name = basename(file).replace(/\.ya?ml$/, '');
+    try {
+      const experiment = await openExperiment(userPath(file), registries, open);
+      name = experiment.resolved.name;
+      const out = stringOption(values, 'out');
+      const common = { ...hostRunOptions(), ...(out !== undefined ? { out: userPath(out) } : {}), argv: argv.filter((a) => a !== file && a !== 'run') };
+      return await withInterruption(io.out, async (signal) => {
+        if (experiment.resolved.sweep !== undefined) {
+          // Each trial runs in a process of its own (apps/runner/src/trial-child.ts), with the same sinks as a run.
+          return runSweepCommand(experiment, registries, { ...common, file: userPath(file), load: open, invocation, values, io, interactive: interactive(), signal });
+        }
+        return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, values), signal }));
+      });
+    } catch (error) {
+      // A run refused before it starts (its config or data) is still a result CI should show.
+      if (error instanceof ConfigError) writeJUnitStartError(values, name, error.message);
+      throw error;
+    }
   },
 };
 
