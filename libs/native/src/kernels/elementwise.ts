@@ -54,6 +54,27 @@ const UNARY_OPS = {
 
 const MAX_RANK = 6;
 
+/** Strides of `shape` read as `outRank` dims aligned to the right: 0 along dims of extent 1 or absent. */
+function broadcastStrides(shape: readonly number[], outRank: number): number[] {
+  const strides = new Array<number>(outRank).fill(0);
+  let stride = 1;
+  for (let d = outRank - 1, s = shape.length - 1; d >= 0; d--, s--) {
+    const extent = s >= 0 ? shape[s]! : 1;
+    strides[d] = extent === 1 ? 0 : stride;
+    stride *= extent;
+  }
+  return strides;
+}
+
+function writeFlatLayout(args: Float64Array, size: number, strideA: number, strideB: number): void {
+  args[4] = 1;
+  args.fill(1, 5, 11);
+  args.fill(0, 11, 23);
+  args[5] = size;
+  args[11] = strideA;
+  args[17] = strideB;
+}
+
 /**
  * Writes the broadcast layout of a op b into args[4..22]: the output dims with a's and b's strides
  * (0 where broadcast), dims of 1 dropped and neighbours merged wherever both operands run on
@@ -61,18 +82,8 @@ const MAX_RANK = 6;
  */
 function writeLayout(args: Float64Array, aShape: number[], bShape: number[], outShape: number[]): boolean {
   const rank = outShape.length;
-  const stridesOf = (shape: number[]): number[] => {
-    const strides = new Array<number>(rank).fill(0);
-    let stride = 1;
-    for (let d = rank - 1, s = shape.length - 1; d >= 0; d--, s--) {
-      const extent = s >= 0 ? shape[s]! : 1;
-      strides[d] = extent === 1 ? 0 : stride;
-      stride *= extent;
-    }
-    return strides;
-  };
-  const sa = stridesOf(aShape);
-  const sb = stridesOf(bShape);
+  const sa = broadcastStrides(aShape, rank);
+  const sb = broadcastStrides(bShape, rank);
   const dims: number[] = [];
   const strideA: number[] = [];
   const strideB: number[] = [];
@@ -107,6 +118,12 @@ function writeLayout(args: Float64Array, aShape: number[], bShape: number[], out
   return true;
 }
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function createBinary(context: NativeKernelContext, name: keyof typeof BINARY_OPS): KernelFunc {
   const wasm = context.fallback(name);
   const op = BINARY_OPS[name];
@@ -115,21 +132,36 @@ function createBinary(context: NativeKernelContext, name: keyof typeof BINARY_OP
     const { a, b } = (call as KernelArgs).inputs as { a: TensorInfo; b: TensorInfo };
     const operandType = op >= FIRST_LOGICAL ? 'bool' : 'float32';
     if (a.dtype !== operandType || b.dtype !== operandType) return wasm(call);
+    const sizeA = sizeOf(a.shape);
+    const sizeB = sizeOf(b.shape);
+    // The common cases without the general broadcasting machinery: equal shapes, or one operand
+    // a single value that does not raise the rank.
+    const equal = sameShape(a.shape, b.shape);
+    const scalarB = !equal && sizeB === 1 && b.shape.length <= a.shape.length;
+    const scalarA = !equal && !scalarB && sizeA === 1 && a.shape.length <= b.shape.length;
     let outShape: number[];
-    try {
-      outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    } catch {
-      return wasm(call);
+    if (equal || scalarB) outShape = a.shape;
+    else if (scalarA) outShape = b.shape;
+    else {
+      try {
+        outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+      } catch {
+        return wasm(call);
+      }
     }
-    if (sizeOf(outShape) === 0 || sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return wasm(call);
+    const size = equal || scalarB ? sizeA : scalarA ? sizeB : sizeOf(outShape);
+    if (size === 0 || sizeA === 0 || sizeB === 0) return wasm(call);
     if (op < FIRST_COMPARISON) {
-      const held = fuserOf(call.backend)?.defer(false, op, [a, b], outShape);
+      const held = fuserOf(call.backend)?.defer(false, op, [a, b], [...outShape]);
       if (held !== undefined) return held;
     }
     const args = context.args;
-    if (!writeLayout(args, a.shape, b.shape, outShape)) return wasm(call);
+    if (equal) writeFlatLayout(args, size, 1, 1);
+    else if (scalarB) writeFlatLayout(args, size, 1, 0);
+    else if (scalarA) writeFlatLayout(args, size, 0, 1);
+    else if (!writeLayout(args, a.shape, b.shape, outShape)) return wasm(call);
     const backend = heapBackend(call.backend);
-    const out = backend.makeOutput(outShape, outDtype);
+    const out = backend.makeOutput([...outShape], outDtype);
     args[0] = offsetOf(backend, a);
     args[1] = offsetOf(backend, b);
     args[2] = offsetOf(backend, out);
