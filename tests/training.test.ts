@@ -33,7 +33,7 @@ async function startAndStop(args: string[], out: string, signal: NodeJS.Signals,
   return exited;
 }
 
-describe.each(['cpu', 'wasm'])('training on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'native'])('training on %s', (backend) => {
   // Twelve epochs leave a wide window between the second checkpoint (step 6) and the end of the
   // run, so the kill below always lands mid-run, whatever the machine's speed.
   const args = [SOFTMAX, '--quick', '--backend', backend, '--set', 'train.checkpointEvery=3', '--set', 'train.epochs=12'];

@@ -54,6 +54,8 @@ export const defaultImporter: ModuleImporter = (specifier) => {
       return import('@tensorflow/tfjs-backend-webgpu');
     case 'webgpu':
       return import('webgpu');
+    case '@dlexp/native':
+      return import('@dlexp/native');
     default:
       return import(specifier);
   }

@@ -33,12 +33,14 @@ function dawnWith(adapter: { info: Record<string, unknown> } | null): Record<str
 
 function importerWith(
   standIns: Record<string, StandIn>,
-  options: { webgpuAbsent?: boolean; dawn?: Record<string, unknown> } = {},
+  options: { webgpuAbsent?: boolean; dawn?: Record<string, unknown>; nativeAbsent?: boolean } = {},
 ): { importer: ModuleImporter; imported: string[] } {
   const imported: string[] = [];
   const importer: ModuleImporter = async (specifier) => {
     imported.push(specifier);
     if (specifier === 'webgpu' && options.webgpuAbsent === true) throw notFound(specifier);
+    // The native addon is built on this machine; auto's fall-through to wasm is tested without it.
+    if (specifier === '@dlexp/native' && options.nativeAbsent !== false) throw notFound(specifier);
     if (specifier === 'webgpu' && options.dawn !== undefined) return options.dawn;
     const standIn = standIns[specifier];
     if (standIn === undefined) {
@@ -95,7 +97,7 @@ afterEach(async () => {
 describe('backend registry', () => {
   it('lists the backends in the order auto tries them, each without parameters', () => {
     const registry = createBackendRegistry();
-    expect(registry.names()).toEqual(['cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
+    expect(registry.names()).toEqual(['cuda', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu']);
     for (const entry of registry.list()) {
       expect(entry.params).toEqual({});
       expect(entry.description.length).toBeGreaterThan(10);
@@ -196,7 +198,8 @@ describe('cuda and tensorflow with stand-in packages', () => {
     const { importer } = importerWith({}, { webgpuAbsent: true });
     const active = await activateBackend('auto', { log, importModule: importer });
     expect(active.name).toBe('wasm');
-    expect(active.skipped.map((s) => s.name)).toEqual(['cuda', 'tensorflow', 'webgpu']);
+    expect(active.skipped.map((s) => s.name)).toEqual(['cuda', 'tensorflow', 'webgpu', 'native']);
+    expect(active.skipped[3]!.reason).toContain('the native backend library failed to load');
     expect(active.skipped[2]!.reason).toContain("'webgpu' (Dawn for Node) is not installed");
     expect(tf.getBackend()).toBe('wasm');
   });
@@ -240,5 +243,23 @@ describe('adapter classification', () => {
     expect(adapterName({ info: { description: 'NVIDIA H100' } })).toBe('NVIDIA H100');
     expect(adapterName({ info: { vendor: 'nvidia', device: 'h100' } })).toBe('nvidia h100');
     expect(adapterName({})).toBe('unnamed adapter');
+  });
+});
+
+describe('native', () => {
+  it('runs when its addon is built (required in CI), else says which packages to install', async () => {
+    const required = process.env['DLEXP_REQUIRE_NATIVE'] === '1';
+    const attempt = await activateBackend('native', { log, threads: 1 }).catch((error: unknown) => error);
+    if (attempt instanceof ConfigError) {
+      expect(required).toBe(false);
+      expect(attempt.message).toMatch(/apt-get install .*libdnnl-dev/);
+      return;
+    }
+    const active = attempt as Awaited<ReturnType<typeof activateBackend>>;
+    expect(active).toMatchObject({ name: 'native', tfBackend: 'native', threads: 1 });
+    expect(active.device).toMatch(/oneDNN/);
+    expect(tf.getBackend()).toBe('native');
+    // Every kernel the course CNN trains with is there: the wasm backend's, the training kernels, the native ones.
+    expect(findMissingKernels(['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', '_FusedMatMul', 'OneHot'], 'native')).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError, Registry, UnknownNameError } from '@dlexp/core';
 import { cpuBackend } from './entries/cpu';
 import { cudaBackend } from './entries/cuda';
+import { nativeBackend } from './entries/native';
 import { tensorflowBackend } from './entries/tensorflow';
 import { wasmBackend } from './entries/wasm';
 import { webgpuBackend } from './entries/webgpu';
@@ -18,7 +19,7 @@ export const AUTO = 'auto';
  * Every backend, in the order `auto` tries them: fastest first. Adding a backend is one file in
  * entries/ and one line here; the schema's enum, `runner list`, `auto` and preflight all read it.
  */
-export const BACKEND_ENTRIES: readonly BackendEntry[] = [cudaBackend, tensorflowBackend, webgpuBackend, wasmBackend, cpuBackend];
+export const BACKEND_ENTRIES: readonly BackendEntry[] = [cudaBackend, tensorflowBackend, webgpuBackend, nativeBackend, wasmBackend, cpuBackend];
 
 /** What `backend:` accepts: auto or a registry name. */
 export function backendChoices(registry: BackendRegistry = createBackendRegistry()): string[] {
