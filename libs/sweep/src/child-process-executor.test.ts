@@ -104,7 +104,24 @@ describe('child-process executor', () => {
       metrics: {},
       intermediate: [],
       error: 'the trial process exited with code 3 before reporting a result: Error: out of memory\n  at step 12',
+      // Lost, not failed by its own account: a queue may try it again.
+      lost: true,
     });
+  });
+
+  it('waits for verdicts that come later (a coordinator on another machine) before the trial goes on', async () => {
+    const asked: number[] = [];
+    const later = {
+      resume: false,
+      signal: new AbortController().signal,
+      report: (epoch: number) => {
+        asked.push(epoch);
+        return new Promise<PruneVerdict>((resolve) => setTimeout(() => resolve({ prune: epoch === 2, reason: 'worse' }), 50));
+      },
+    };
+    const outcome = await executor(REPORTS_EPOCHS).submit(spec, later);
+    expect(outcome).toMatchObject({ status: 'pruned', epoch: 2 });
+    expect(asked).toEqual([1, 2]);
   });
 
   it('asks a trial to stop on abort, and kills one that does not stop in time', async () => {

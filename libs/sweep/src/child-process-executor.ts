@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Executor, TrialOutcome } from './executor';
+import type { DeferredTrialChannel, Executor, TrialOutcome } from './executor';
 import type { PlainValue } from './plain';
+import type { PruneVerdict } from './pruners';
 import type { CoordinatorMessage, TrialProcessMessage } from './trial-process';
 import type { TrialSpec } from './trials';
 
@@ -22,6 +23,11 @@ export interface ChildProcessExecutorOptions {
   stopTimeoutMs?: number;
   /** After its result, how long a trial process may take to exit before it is killed (default 10 s). */
   exitTimeoutMs?: number;
+}
+
+/** An executor whose channels may answer epoch reports later (a worker relaying a remote coordinator's verdicts). */
+export interface ChildProcessExecutor extends Executor {
+  submit(spec: TrialSpec, channel: DeferredTrialChannel): Promise<TrialOutcome>;
 }
 
 /** How many of a trial's last stderr lines a failure message quotes. */
@@ -51,7 +57,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: string): vo
  * interrupted); one that does not end within `stopTimeoutMs` is killed. The time from launching
  * the process to its `ready` message is recorded as the trial's `timing.start`.
  */
-export function createChildProcessExecutor(options: ChildProcessExecutorOptions): Executor {
+export function createChildProcessExecutor(options: ChildProcessExecutorOptions): ChildProcessExecutor {
   const stopTimeoutMs = options.stopTimeoutMs ?? 60_000;
   const exitTimeoutMs = options.exitTimeoutMs ?? 10_000;
   return {
@@ -105,7 +111,9 @@ export function createChildProcessExecutor(options: ChildProcessExecutorOptions)
             send({ type: 'run', spec, runDirectory: options.runDirectory(spec), resume: channel.resume, context: options.context });
           } else if (message.type === 'epoch') {
             const verdict = outcome === undefined ? channel.report(message.epoch, message.metrics) : { prune: false, reason: '' };
-            send({ type: 'verdict', epoch: message.epoch, prune: verdict.prune, reason: verdict.reason });
+            const answer = (v: PruneVerdict) => send({ type: 'verdict', epoch: message.epoch, prune: v.prune, reason: v.reason });
+            if ('then' in verdict) verdict.then(answer, () => answer({ prune: false, reason: '' }));
+            else answer(verdict);
           } else if (message.type === 'log') {
             print(message.line);
           } else if (message.type === 'result') {
@@ -139,6 +147,7 @@ export function createChildProcessExecutor(options: ChildProcessExecutorOptions)
             metrics: {},
             intermediate: [],
             error: `the trial process ${how} before reporting a result${tail.length > 0 ? `: ${tail.join('\n')}` : ''}`,
+            lost: true,
           });
         });
       });

@@ -16,6 +16,14 @@ export interface TrialChannel {
   signal: AbortSignal;
 }
 
+/**
+ * A channel whose verdicts may come later: a trial on another machine waits for the coordinator's
+ * answer. Every `TrialChannel` is one (its verdicts come at once).
+ */
+export interface DeferredTrialChannel extends Omit<TrialChannel, 'report'> {
+  report(epoch: number, metrics: number | Record<string, number>): PruneVerdict | Promise<PruneVerdict>;
+}
+
 /** A trial that stopped without ending: it is offered again to resume. */
 export interface TrialInterrupted {
   trialId: string;

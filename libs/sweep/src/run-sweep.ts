@@ -36,14 +36,26 @@ export interface SweepRunOptions {
   resolveTrial?: SweepStateOptions['resolveTrial'];
   /** The experiment as plain data, for the default resolver. */
   experiment?: PlainValue;
-  /** Where trials run, given the parallel the sweep runs with. */
-  executor(parallel: number): Executor;
+  /**
+   * Where trials run, given the parallel the sweep runs with and which run of the sweep this is
+   * (its id, and when its folder was started: the same when the folder is resumed).
+   */
+  executor(parallel: number, run: SweepRunKey): Executor;
   /** Aborting it stops every running trial (each saves a checkpoint) and ends the sweep interrupted. */
   signal?: AbortSignal;
   /** Every start, epoch report and end, after summary.json has recorded it. */
   onEvent?(event: SweepEvent, state: SweepState): void;
   samplers?: SamplerRegistry;
   now?: () => Date;
+}
+
+/** One run of a sweep into one folder: a queue keys its jobs by it, so a restarted coordinator finds them. */
+export interface SweepRunKey {
+  sweepId: string;
+  /** When the folder's run started (ISO 8601), kept when it is resumed. */
+  startedAt: string;
+  /** The folder held an earlier run of this sweep. */
+  resumed: boolean;
 }
 
 export interface SweepRunResult {
@@ -135,7 +147,7 @@ export async function runSweep(options: SweepRunOptions): Promise<SweepRunResult
     };
   };
   writeSweepSummary(out, document('running'));
-  const { status, summary } = await driveSweep(state, options.executor(parallel), {
+  const { status, summary } = await driveSweep(state, options.executor(parallel, { sweepId: identity.id, startedAt, resumed: recorded !== undefined }), {
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
     onEvent: (event) => {
       writeSweepSummary(out, document('running'));

@@ -4,7 +4,7 @@ import { configHash, openExperiment, runExperiment, type Invocation, type OpenOp
 import type { ParameterValues } from './parameters';
 import type { TrialHooks } from './trial-process';
 import type { TrialOutcome } from './executor';
-import type { TrialResult, TrialRunInfo } from './trials';
+import type { TrialResult, TrialRunInfo, TrialSpec } from './trials';
 
 /** What a host hands every trial of a sweep (as the request's `context`): plain data only. */
 export interface TrialHostContext {
@@ -27,6 +27,12 @@ export interface RunTrialOptions {
   sinksFor?(trial: LoadedExperiment, values: ParameterValues): RunSink[];
   versions?: Record<string, string>;
   backendOptions?: RunOptions['backendOptions'];
+  /**
+   * Opens the trial's experiment instead of loading the host's file with the trial's values: for
+   * a worker that has only the spec (its resolved experiment). The opener checks that what it
+   * opened is the experiment the spec describes; a ConfigError or DataError it throws fails the trial.
+   */
+  openTrial?(spec: TrialSpec): Promise<LoadedExperiment>;
 }
 
 /** Keys of a logged row that are not results: where and when it was logged, and the rate used. */
@@ -55,11 +61,11 @@ export async function runTrial(hooks: TrialHooks, options: RunTrialOptions): Pro
 
   let trial: LoadedExperiment;
   try {
-    trial = await openExperiment(context.file, options.registries, { ...context.open, trial: trialOverrides(spec) });
+    trial = options.openTrial !== undefined ? await options.openTrial(spec) : await openExperiment(context.file, options.registries, { ...context.open, trial: trialOverrides(spec) });
   } catch (error) {
     return failed((error as Error).message);
   }
-  if (spec.configHash !== undefined && configHash(trial.resolved) !== spec.configHash) {
+  if (options.openTrial === undefined && spec.configHash !== undefined && configHash(trial.resolved) !== spec.configHash) {
     return failed(`${context.open.displayName ?? context.file} has changed since the sweep proposed ${spec.trialId} (its config hash differs); restore the file or start the sweep in a new folder`);
   }
 

@@ -45,6 +45,8 @@ export interface TrialEntry {
   steps?: number;
   stopped?: { reason: string; step: number };
   timing?: Record<string, number>;
+  /** Times the trial was started, for a trial run through a queue (more than 1 after retries). */
+  attempts?: number;
 }
 
 /** What identifies a sweep: two runs with the same identity propose the same trials. */
@@ -134,6 +136,7 @@ export function trialEntry(record: TrialRecord): TrialEntry {
   if (run?.steps !== undefined) entry.steps = run.steps;
   if (run?.stopped !== undefined) entry.stopped = run.stopped;
   if (run?.timing !== undefined) entry.timing = run.timing;
+  if (run?.attempts !== undefined) entry.attempts = run.attempts;
   return entry;
 }
 
@@ -209,6 +212,7 @@ export function recordedTrials(summary: SweepSummaryFile): RecordedTrial[] {
       if (entry.steps !== undefined) run.steps = entry.steps;
       if (entry.stopped !== undefined) run.stopped = entry.stopped;
       if (entry.timing !== undefined) run.timing = entry.timing;
+      if (entry.attempts !== undefined) run.attempts = entry.attempts;
       const result: TrialResult = {
         trialId: entry.id,
         status: entry.status,

@@ -51,6 +51,8 @@ export interface TrialRunInfo {
    * `setup` from there to the first step (backend, data, model), `train`, and `total`.
    */
   timing?: Record<string, number>;
+  /** How many times the trial was started before it ended (more than 1 when a queue retried it). */
+  attempts?: number;
 }
 
 /** How a trial ended, as an executor delivers it and as it is recorded. */
@@ -65,6 +67,11 @@ export interface TrialResult {
   epoch?: number;
   /** failed: what went wrong, in words. */
   error?: string;
+  /**
+   * failed: the trial's process ended without a result (killed, out of memory, crashed), so
+   * another try may pass; a failure it reported itself (a config error, a diverging loss) would repeat.
+   */
+  lost?: boolean;
   run?: TrialRunInfo;
 }
 
