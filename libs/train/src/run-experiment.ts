@@ -69,7 +69,8 @@ export async function runExperiment(experiment: LoadedExperiment, registries: Re
   if (options.out !== undefined && options.resume === undefined) RunDirectory.assertUsable(options.out);
   // --- A model that starts from a saved one: found (an experiment trained once, into the cache)
   // before this run picks its backend, and its kept layers spliced into the model config.
-  const transfer = await prepareTransfer(experiment, transferOptions(registries, options, options.invocation?.quick ?? false, say));
+  const quick = options.invocation?.quick ?? (options.resume !== undefined && startedQuick(options.resume));
+  const transfer = await prepareTransfer(experiment, transferOptions(registries, options, quick, say));
   const building = transfer?.experiment ?? experiment;
   if (transfer !== undefined) say(transfer.description);
   const backend = await activateBackend(config.backend, { ...options.backendOptions, log: say, ...(config.threads !== undefined ? { threads: config.threads } : {}) });
@@ -236,6 +237,17 @@ function transferOptions(registries: Registries, options: RunOptions, quick: boo
   };
 }
 
+/** Whether the run in `runDirectory` was started with --quick (its model.from experiment is then the quick form). */
+function startedQuick(runDirectory: string): boolean {
+  const file = join(runDirectory, 'invocation.json');
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { quick?: boolean }).quick === true;
+  } catch {
+    return false;
+  }
+}
+
 /** train.multiTask against the model's heads: problems are config errors at their line. */
 function checkMultiTask(experiment: LoadedExperiment, model: TrainableModel, say: (line: string) => void): void {
   const multiTask = experiment.resolved.train.multiTask;
@@ -315,8 +327,10 @@ export async function evaluateRun(
   if (which === 'last' && !existsSync(modelFolder) && checkpoints.complete().length === 0) {
     throw new ConfigError(`${runDirectory}: the run has no saved model and no checkpoint (did it start training?)`);
   }
-  const quick = existsSync(join(runDirectory, 'invocation.json')) && (JSON.parse(readFileSync(join(runDirectory, 'invocation.json'), 'utf8')) as { quick?: boolean }).quick === true;
-  const transfer = await prepareTransfer(experiment, transferOptions(registries, { root: runDirectory, argv: [], ...(options.backendOptions !== undefined ? { backendOptions: options.backendOptions } : {}) }, quick, log));
+  const transfer = await prepareTransfer(
+    experiment,
+    transferOptions(registries, { root: runDirectory, argv: [], ...(options.backendOptions !== undefined ? { backendOptions: options.backendOptions } : {}) }, startedQuick(runDirectory), log),
+  );
   await activateBackend(experiment.resolved.backend, { ...options.backendOptions, log, ...(experiment.resolved.threads !== undefined ? { threads: experiment.resolved.threads } : {}) });
   const dataset = await loadData(experiment, registries);
   const split = (dataset.splits as Partial<Record<string, DataSplit>>)[options.split];
