@@ -32,6 +32,7 @@ export default [
             { sourceTag: 'scope:tensorboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:graph', 'scope:data', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:plots', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
             { sourceTag: 'scope:sweep', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train'] },
+            { sourceTag: 'scope:queue', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train', 'scope:sweep'] },
             { sourceTag: 'scope:dashboard', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:train', 'scope:plots'] },
             // The web app runs the engine in the page; of the dashboard it imports only the API's types.
             { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:data', 'scope:backends', 'scope:train', 'scope:plots', 'scope:dashboard'] },
