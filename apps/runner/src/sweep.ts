@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { QueueTarget } from '@dlexp/queue';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { activateBackend } from '@dlexp/backends';
-import { formatDiagnostic } from '@dlexp/core';
+import { ConfigError, formatDiagnostic } from '@dlexp/core';
 import type { LoadedExperiment } from '@dlexp/config';
 import { writeSweepPlots } from '@dlexp/plots';
 import {
@@ -14,16 +15,19 @@ import {
   createSamplerRegistry,
   createTrialResolver,
   epochTable,
+  gridSize,
   readTrialRows,
   runSweep,
   sweepTable,
   type SweepLoadOptions,
+  type Executor,
+  type ResolvedSweepConfig,
   type SweepMethodRegistry,
   type SweepSummaryFile,
 } from '@dlexp/sweep';
 import { newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
 import { EXIT, type Io } from './cli/context';
-import type { OptionValues } from './cli/options';
+import { integerOption, stringOption, type OptionSpec, type OptionValues } from './cli/options';
 import { writeSweepJUnitReport } from './cli/run-sinks';
 import { createLiveView } from './sweep-live';
 import { writeTrajectoryPlots } from './sweep-plots';
@@ -46,6 +50,41 @@ export function validateSweep(experiment: LoadedExperiment, registries: Registri
   return checkExperimentSweep(experiment, registries, { file, load }).warnings.map(formatDiagnostic);
 }
 
+/** Options of a sweep that runs its trials on workers (`run --queue`), shared with `runner worker`. */
+export const QUEUE_OPTIONS: Record<string, OptionSpec> = {
+  queue: {
+    type: 'string',
+    arg: 'URL',
+    help: "a sweep's trials go to workers (runner worker) through this Redis: redis://[:password@]host[:port][/db], rediss:// for TLS",
+  },
+  'queue-name': { type: 'string', arg: 'NAME', help: 'the queue on that Redis (default dlexp-trials; the same on the coordinator and its workers)' },
+};
+
+/** `run`'s options for a sweep through a queue. */
+export const SWEEP_QUEUE_OPTIONS: Record<string, OptionSpec> = {
+  ...QUEUE_OPTIONS,
+  retries: { type: 'string', arg: 'N', help: 'with --queue: tries after the first for a trial whose worker was lost or ran out of memory (default 2)' },
+};
+
+/** A sweep's queue, from the command line: undefined without --queue. */
+export interface QueueChoice {
+  url: string;
+  name?: string;
+  retries?: number;
+}
+
+export function queueChoice(values: OptionValues): QueueChoice | undefined {
+  const url = stringOption(values, 'queue');
+  const name = stringOption(values, 'queue-name');
+  const retries = integerOption(values, 'retries', 0, 100);
+  if (url === undefined) {
+    const stray = [name !== undefined ? '--queue-name' : undefined, retries !== undefined ? '--retries' : undefined].filter((o) => o !== undefined);
+    if (stray.length > 0) throw new ConfigError(`${stray.join(' and ')} ${stray.length === 1 ? 'needs' : 'need'} --queue URL`);
+    return undefined;
+  }
+  return { url, ...(name !== undefined ? { name } : {}), ...(retries !== undefined ? { retries } : {}) };
+}
+
 export interface SweepCommandOptions {
   /** The experiment file, absolute. */
   file: string;
@@ -63,6 +102,8 @@ export interface SweepCommandOptions {
   signal: AbortSignal;
   versions: Record<string, string>;
   backendOptions?: RunOptions['backendOptions'];
+  /** Run the trials on workers through this queue instead of in processes of this machine. */
+  queue?: QueueChoice;
 }
 
 /**
@@ -78,6 +119,34 @@ async function defaultParallel(experiment: LoadedExperiment, options: SweepComma
       : named;
   if (backend === 'cuda' || backend === 'webgpu') return 1;
   return Math.max(1, Math.floor(availableParallelism() / (threads ?? 1)));
+}
+
+/**
+ * `parallel` of a sweep through a queue when the block leaves it out. Grid and random proposals
+ * ignore results: every trial is enqueued at once and the workers take them as they free up.
+ * Samplers that learn from results (TPE) and early termination get the trial slots of the
+ * workers listening when the sweep starts (at least 1): more trials at once would be proposed
+ * from fewer results for no gain. Recorded in summary.json, as always, for resume.
+ */
+async function queueParallel(config: ResolvedSweepConfig, target: QueueTarget, queueName: string, io: Io): Promise<number> {
+  const adaptive = (config.method !== 'grid' && config.method !== 'random') || config.earlyTermination !== undefined;
+  if (!adaptive) {
+    const configurations = config.method === 'grid' ? Math.min(gridSize(config.space), config.maxTrials ?? Infinity) : (config.maxTrials ?? 1);
+    return Number.isFinite(configurations) ? Math.max(1, configurations * config.repeats) : 1;
+  }
+  const { workerSlots } = await import('@dlexp/queue');
+  const { workers, slots } = await workerSlots(target, queueName);
+  if (workers === 0) io.out('no worker listens on the queue yet: 1 trial at a time (set sweep.parallel to choose; start workers with runner worker --queue …)');
+  return Math.max(1, slots);
+}
+
+/** The queue's executor, or an error (exit 2) when its URL is wrong or its Redis cannot be reached: checked before the sweep's folder exists. */
+async function openSweepQueue(choice: QueueChoice): Promise<{ target: QueueTarget; name: string; retries: number }> {
+  const { checkQueueConnection, checkQueueName, parseQueueUrl, DEFAULT_QUEUE_NAME } = await import('@dlexp/queue');
+  const target = parseQueueUrl(choice.url);
+  const name = checkQueueName(choice.name ?? DEFAULT_QUEUE_NAME);
+  await checkQueueConnection(target);
+  return { target, name, retries: choice.retries ?? 2 };
 }
 
 /** The metrics of the per-epoch table: the sweep's metric and the loss of its split. */
@@ -105,6 +174,17 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
     versions: options.versions,
   };
   const live = createLiveView({ io, interactive: options.interactive, metric: config.metric });
+  const queue = options.queue !== undefined ? await openSweepQueue(options.queue) : undefined;
+  const { createQueueExecutor } = queue !== undefined ? await import('@dlexp/queue') : { createQueueExecutor: undefined };
+  const closers: (() => Promise<void>)[] = [];
+  const localExecutor = (): Executor =>
+    createChildProcessExecutor({
+      entry: TRIAL_ENTRY,
+      execArgv: typescriptLoader(),
+      context: context as unknown as Parameters<typeof createChildProcessExecutor>[0]['context'],
+      runDirectory: (spec) => join(out, 'trials', spec.trialId),
+      onOutput: live.output,
+    });
   const result = await runSweep({
     name: experiment.resolved.name,
     config,
@@ -112,20 +192,35 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
     experimentHash: checked.experimentHash,
     experimentSeed: experiment.resolved.seed,
     out,
-    defaultParallel: () => defaultParallel(experiment, options),
+    defaultParallel: () => (queue !== undefined ? queueParallel(config, queue.target, queue.name, io) : defaultParallel(experiment, options)),
     resolveTrial: createTrialResolver(experiment, registries, { file, load }),
-    executor: (parallel) => {
+    executor: (parallel, run) => {
       live.begin(parallel, out);
-      return createChildProcessExecutor({
-        entry: TRIAL_ENTRY,
-        execArgv: typescriptLoader(),
-        context: context as unknown as Parameters<typeof createChildProcessExecutor>[0]['context'],
+      if (queue === undefined || createQueueExecutor === undefined) return localExecutor();
+      io.out(`trials go to the workers of queue ${queue.name} at ${queue.target.display}${run.resumed ? ' (those already there are followed, not enqueued again)' : ''}`);
+      const executor = createQueueExecutor({
+        target: queue.target,
+        queueName: queue.name,
+        run,
+        name: experiment.resolved.name,
+        experimentFile: file,
+        workspace: options.root,
+        quick: load.quick === true,
+        pruning: config.earlyTermination !== undefined,
+        retries: queue.retries,
+        invocation: options.invocation as unknown as Parameters<typeof createQueueExecutor>[0]['invocation'],
+        argv: options.argv,
         runDirectory: (spec) => join(out, 'trials', spec.trialId),
         onOutput: live.output,
+        onNotice: (line) => io.err(line),
       });
+      closers.push(() => executor.close());
+      return executor;
     },
     signal: options.signal,
     onEvent: live.event,
+  }).finally(async () => {
+    for (const close of closers) await close();
   });
   live.stop();
 
@@ -143,7 +238,8 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
 
   if (result.status === 'interrupted') {
     const again = options.out === undefined ? ` with --out ${out}` : '';
-    io.out(`interrupted: each running trial saved a checkpoint; run the same command${again} to resume the sweep`);
+    if (queue !== undefined) io.out(`interrupted: the trials in the queue go on on the workers; run the same command${again} to follow them again and finish the sweep`);
+    else io.out(`interrupted: each running trial saved a checkpoint; run the same command${again} to resume the sweep`);
     return EXIT.interrupted;
   }
   return exitCode(summary, io);

@@ -1,11 +1,14 @@
 /*
  * The process one sweep trial runs in, started by the sweep's child-process executor over an IPC
  * channel: it loads the trial's experiment, runs it as a normal run in the trial's folder with
- * the CLI's sinks, and talks to the coordinator (epoch ends up, prune and abort down).
+ * the CLI's sinks, and talks to the coordinator (epoch ends up, prune and abort down). A queue
+ * worker starts the same process for a trial from another machine: its context then carries
+ * `queued`, and the experiment comes from the trial's spec instead of the coordinator's file.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRegistries } from '@dlexp/train';
 import { createSamplerRegistry, createTrialProcess, runTrial, type TrialHostContext, type TrialProcessMessage } from '@dlexp/sweep';
+import type { QueuedTrialContext } from '@dlexp/queue';
 import type { OptionValues } from './cli/options';
 import { createRunSinks } from './cli/run-sinks';
 import { probeWebgpuAdapter } from './cli/webgpu-probe';
@@ -14,6 +17,8 @@ import { probeWebgpuAdapter } from './cli/webgpu-probe';
 export interface RunnerTrialContext extends TrialHostContext {
   values: OptionValues;
   versions: Record<string, string>;
+  /** A trial taken from a queue by `runner worker`: opened from its spec (see @dlexp/queue). */
+  queued?: QueuedTrialContext;
 }
 
 tf.enableProdMode();
@@ -30,14 +35,19 @@ const send = (message: TrialProcessMessage) => {
   });
 };
 
-const trial = createTrialProcess(send, (hooks) => {
+const trial = createTrialProcess(send, async (hooks) => {
   const context = hooks.request.context as unknown as RunnerTrialContext;
+  const registries = createRegistries({ sweeps: createSamplerRegistry() });
+  const { queued } = context;
+  // Only a worker's trials load the queue library (and its Redis client).
+  const openQueuedTrial = queued !== undefined ? (await import('@dlexp/queue')).openQueuedTrial : undefined;
   return runTrial(hooks, {
-    registries: createRegistries({ sweeps: createSamplerRegistry() }),
+    registries,
     context,
     sinksFor: (experiment, values) => createRunSinks(experiment, hooks.log, context.values, values),
     versions: context.versions,
     backendOptions: { probeWebgpuAdapter },
+    ...(queued !== undefined && openQueuedTrial !== undefined ? { openTrial: (spec: Parameters<typeof openQueuedTrial>[0]) => openQueuedTrial(spec, queued, registries) } : {}),
   });
 });
 

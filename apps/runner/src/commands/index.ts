@@ -9,6 +9,7 @@ import { compareCommand, reportCommand, runsCommand } from './reports';
 import { resumeCommand, runCommand } from './run';
 import { uiCommand } from './ui';
 import { validateCommand } from './validate';
+import { workerCommand } from './worker';
 
 /**
  * Every command of the CLI, in the order --help lists them. A command is one file in this folder
@@ -29,4 +30,5 @@ export const COMMANDS: Command[] = [
   exportCommand,
   graphCommand,
   uiCommand,
+  workerCommand,
 ];

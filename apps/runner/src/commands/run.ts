@@ -18,7 +18,7 @@ import {
 import { EXPERIMENT_OPTIONS, stringOption } from '../cli/options';
 import { collectVersions } from '../cli/versions';
 import { probeWebgpuAdapter } from '../cli/webgpu-probe';
-import { runSweepCommand } from '../sweep';
+import { queueChoice, runSweepCommand, SWEEP_QUEUE_OPTIONS } from '../sweep';
 
 /** What every run started from the CLI shares: the host's versions and its WebGPU probe. */
 export function hostRunOptions() {
@@ -31,13 +31,19 @@ export const runCommand: Command = {
     ['<experiment.yaml> [options]', 'run an experiment (same as: runner run <file>)'],
     ['run <experiment.yaml> [options]', 'run an experiment, or the sweep it holds'],
   ],
-  options: { ...EXPERIMENT_OPTIONS, ...RUN_OUTPUT_OPTIONS, out: { type: 'string', arg: 'DIR', help: 'write the run exactly to DIR (default runs/<name>/<run-id>/)' } },
+  options: {
+    ...EXPERIMENT_OPTIONS,
+    ...RUN_OUTPUT_OPTIONS,
+    out: { type: 'string', arg: 'DIR', help: 'write the run exactly to DIR (default runs/<name>/<run-id>/)' },
+    ...SWEEP_QUEUE_OPTIONS,
+  },
   async run(files, values, { io, registries, argv }) {
     if (files.length !== 1) throw new ConfigError(`run takes exactly one experiment file, got ${files.length}`);
     const file = files[0]!;
     const started = experimentArguments(values);
     const open = openOptions(started, file);
     const invocation = { file: userPath(file), ...started };
+    const queue = queueChoice(values);
     let name = basename(file).replace(/\.ya?ml$/, '');
     try {
       const experiment = await openExperiment(userPath(file), registries, open);
@@ -46,9 +52,21 @@ export const runCommand: Command = {
       const common = { ...hostRunOptions(), ...(out !== undefined ? { out: userPath(out) } : {}), argv: argv.filter((a) => a !== file && a !== 'run') };
       return await withInterruption(io.out, async (signal) => {
         if (experiment.resolved.sweep !== undefined) {
-          // Each trial runs in a process of its own (apps/runner/src/trial-child.ts), with the same sinks as a run.
-          return runSweepCommand(experiment, registries, { ...common, file: userPath(file), load: open, invocation, values, io, interactive: interactive(), signal });
+          // Each trial runs in a process of its own (apps/runner/src/trial-child.ts), with the same sinks as a run:
+          // on this machine, or with --queue on the workers of a queue (runner worker).
+          return runSweepCommand(experiment, registries, {
+            ...common,
+            file: userPath(file),
+            load: open,
+            invocation,
+            values,
+            io,
+            interactive: interactive(),
+            signal,
+            ...(queue !== undefined ? { queue } : {}),
+          });
         }
+        if (queue !== undefined) throw new ConfigError(`--queue runs the trials of a sweep on workers, and ${displayPath(file)} has no sweep: block`);
         return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, values), signal }));
       });
     } catch (error) {
