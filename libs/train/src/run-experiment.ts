@@ -216,6 +216,7 @@ function transferOptions(registries: Registries, options: RunOptions, quick: boo
     quick,
     say,
     ...(options.modelCache !== undefined ? { cacheDirectory: options.modelCache } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
     open: (file, open) => openExperiment(file, registries, open),
     train: (source, out) =>
       runExperiment(source, registries, {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { ConfigError, didYouMean, type Diagnostic, type PathSegment } from '@dlexp/core';
+import { ConfigError, didYouMean, RunError, type Diagnostic, type PathSegment } from '@dlexp/core';
 import type { ExperimentSource, LoadedExperiment } from '@dlexp/config';
 import { cacheKey, userCacheDirectory } from '@dlexp/data';
 import { defaultLayerName, type LayerNodeConfig } from '@dlexp/layers';
@@ -23,6 +23,10 @@ export interface TransferOptions {
   say(line: string): void;
   /** Where trained source experiments are cached (default: `<user cache>/models`). */
   cacheDirectory?: string;
+  /** Aborting stops waiting for another run that is training the same source. */
+  signal?: AbortSignal;
+  /** How often a run waiting for another one's training looks again (default 5 s). */
+  pollMs?: number;
 }
 
 export interface PreparedTransfer {
@@ -147,26 +151,80 @@ function locateSavedModel(absolute: string, written: string, at: (path: PathSegm
   return { runDirectory, modelFolder, config: config.model };
 }
 
-/** The run of `experiment` in the cache: trained now unless an earlier run left it complete. */
+/**
+ * The run of `experiment` in the cache: trained now unless an earlier run left it complete. Runs
+ * started together (the trials of a sweep) train it once: the first takes a lock file beside the
+ * cache folder, the others wait for the folder to be complete (or for the lock's owner to be gone).
+ */
 async function trainedSource(experiment: LoadedExperiment, written: string, options: TransferOptions, at: (path: PathSegment[], message: string) => ConfigError): Promise<SavedModel> {
   const { name } = experiment.resolved;
-  const folder = join(options.cacheDirectory ?? join(userCacheDirectory(), 'models'), `${name}-${cacheKey(experiment.resolved)}`);
-  if (!isCompleteRun(folder)) {
-    options.say(`model.from: training ${written}${options.quick ? ' (its quick form)' : ''} once, into ${folder}`);
-    // Trained beside its final place and renamed into it, so a run stopped halfway is never reused.
-    const partial = `${folder}.partial-${process.pid}-${Date.now().toString(36)}`;
-    const outcome = await options.train(experiment, partial);
-    if (outcome.status !== 'completed' || !isCompleteRun(partial)) {
-      throw at(['from'], `training ${written} ended ${outcome.status}; its run is in ${partial}`);
+  const root = options.cacheDirectory ?? join(userCacheDirectory(), 'models');
+  const folder = join(root, `${name}-${cacheKey(experiment.resolved)}`);
+  const lock = `${folder}.lock`;
+  let waiting = false;
+  while (!isCompleteRun(folder)) {
+    if (takeLock(root, lock)) {
+      try {
+        if (!isCompleteRun(folder)) await trainInto(folder, experiment, written, options, at);
+      } finally {
+        rmSync(lock, { force: true });
+      }
+      break;
     }
-    if (isCompleteRun(folder)) rmSync(partial, { recursive: true, force: true });
-    else {
-      rmSync(folder, { recursive: true, force: true });
-      renameSync(partial, folder);
-    }
-  } else options.say(`model.from: ${written} was trained before; reusing ${folder}`);
-  const run = locateSavedModel(folder, written, at);
-  return run;
+    if (!waiting) options.say(`model.from: another run is training ${written} into ${folder}; waiting for it`);
+    waiting = true;
+    if (options.signal?.aborted === true) throw new RunError(`interrupted while waiting for ${written} to be trained`);
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 5000));
+    if (lockOwnerGone(lock)) rmSync(lock, { force: true });
+  }
+  if (!waiting) options.say(`model.from: ${written} was trained before; reusing ${folder}`);
+  return locateSavedModel(folder, written, at);
+}
+
+async function trainInto(folder: string, experiment: LoadedExperiment, written: string, options: TransferOptions, at: (path: PathSegment[], message: string) => ConfigError): Promise<void> {
+  options.say(`model.from: training ${written}${options.quick ? ' (its quick form)' : ''} once, into ${folder}`);
+  // Trained beside its final place and renamed into it, so a run stopped halfway is never reused.
+  const partial = `${folder}.partial-${process.pid}-${Date.now().toString(36)}`;
+  const outcome = await options.train(experiment, partial);
+  if (outcome.status !== 'completed' || !isCompleteRun(partial)) throw at(['from'], `training ${written} ended ${outcome.status}; its run is in ${partial}`);
+  rmSync(folder, { recursive: true, force: true });
+  renameSync(partial, folder);
+}
+
+/** Creates the lock file (holding this process's id) unless it exists. */
+function takeLock(root: string, lock: string): boolean {
+  mkdirSync(root, { recursive: true });
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, String(process.pid));
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Whether the process that holds the lock has ended without removing it (killed while training). */
+function lockOwnerGone(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lock, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    // Signal 0 only asks whether the process exists.
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 function isCompleteRun(folder: string): boolean {
