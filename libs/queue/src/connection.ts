@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { ConfigError } from '@dlexp/core';
 import type { QueueTarget } from './queue-url';
 
@@ -56,6 +55,7 @@ export function explainConnectionError(target: QueueTarget, error: unknown, time
  * the server's version.
  */
 export async function checkQueueConnection(target: QueueTarget, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<{ redisVersion: string }> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(
     redisOptions(target, {
       lazyConnect: true,

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 
 /*
  * A throwaway Redis on the loopback interface, for tests and benchmarks: its own port, nothing
@@ -43,6 +42,7 @@ export function freePort(): Promise<number> {
 }
 
 async function waitUntilAnswering(port: number, password: string | undefined, child: ChildProcess, output: () => string): Promise<void> {
+  const { Redis } = await import('ioredis');
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${output().trim()}`);

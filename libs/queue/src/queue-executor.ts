@@ -1,6 +1,6 @@
 import { basename, dirname } from 'node:path';
-import { Queue, QueueEvents, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { isPlainObject } from '@dlexp/core';
 import { canonicalJson, type Executor, type PlainValue, type PruneVerdict, type TrialChannel, type TrialOutcome, type TrialResult, type TrialSpec } from '@dlexp/sweep';
 import { decodeValue } from './codec';
@@ -107,23 +107,25 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
   const experimentDir = dirname(options.experimentFile);
   const experimentName = basename(options.experimentFile);
 
-  const queue = new Queue(queueName, { connection, prefix: QUEUE_PREFIX });
-  const client = new Redis(connection);
-  let events: QueueEvents | undefined;
   let lastNotice = '';
   const onError = (error: Error) => {
     // ioredis reconnects by itself; say it once per kind of problem, not at every retry.
     if (error.message !== lastNotice) notice(`queue: ${error.message} (reconnecting)`);
     lastNotice = error.message;
   };
-  queue.on('error', onError);
-  client.on('error', onError);
 
+  // BullMQ and ioredis load here, not with the library: a worker's trial processes import the
+  // library for openQueuedTrial and would pay for them (about 0.3 s) at every trial.
   // The events stream is read from its current end, found before any job is added, so no event
   // of these trials is missed between here and the first read.
-  const ready = (async () => {
+  const ready = (async (): Promise<{ queue: Queue; client: Redis; events: QueueEvents }> => {
+    const [{ Queue, QueueEvents }, { Redis }] = await Promise.all([import('bullmq'), import('ioredis')]);
+    const queue = new Queue(queueName, { connection, prefix: QUEUE_PREFIX });
+    const client = new Redis(connection);
+    queue.on('error', onError);
+    client.on('error', onError);
     const last = (await client.xrevrange(`${QUEUE_PREFIX}:${queueName}:events`, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    events = new QueueEvents(queueName, { connection, prefix: QUEUE_PREFIX, lastEventId: last });
+    const events = new QueueEvents(queueName, { connection, prefix: QUEUE_PREFIX, lastEventId: last });
     events.on('error', onError);
     events.on('completed', ({ jobId }) => void look(jobId));
     events.on('failed', ({ jobId }) => void look(jobId));
@@ -141,6 +143,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
       if (follower !== undefined && prev === 'active') retried(follower).catch(() => undefined);
     });
     await events.waitUntilReady();
+    return { queue, client, events };
   })();
   // A failure here (Redis gone since the check) fails each trial with it; never an unhandled rejection.
   ready.catch(() => undefined);
@@ -171,6 +174,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
       follower.verdicts.set(progress.epoch, verdict);
     }
     if (!options.pruning) return;
+    const { client } = await ready;
     const message: TrialVerdict = { epoch: progress.epoch, prune: verdict.prune, reason: verdict.reason };
     const key = verdictKey(queueName, follower.jobId);
     await client.multi().hset(key, String(progress.epoch), JSON.stringify(message)).expire(key, KEEP_SECONDS).exec();
@@ -178,6 +182,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
   };
 
   const retried = async (follower: Follower) => {
+    const { queue } = await ready;
     const job = await queue.getJob(follower.jobId);
     if (job?.failedReason !== undefined && job.failedReason !== '') {
       say(follower.spec.trialId, `attempt ${attemptsOf(job)} failed (${job.failedReason}): the trial goes back to the queue`);
@@ -196,7 +201,10 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
       return;
     }
     const timing: Record<string, number> = { ...outcome.run?.timing, ...extra };
+    // Milliseconds by the queue's clocks (the coordinator's and the worker's): from enqueuing to a
+    // worker starting the last attempt, and that attempt on its worker (process start, run, files).
     if (job.processedOn !== undefined && job.timestamp !== undefined) timing['queued'] = Math.max(0, job.processedOn - job.timestamp);
+    if (job.processedOn !== undefined && job.finishedOn !== undefined) timing['onWorker'] = Math.max(0, job.finishedOn - job.processedOn);
     follower.finish({ ...outcome, trialId: follower.spec.trialId, run: { ...outcome.run, timing, attempts: attemptsOf(job) } });
   };
 
@@ -208,6 +216,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
   const lookAt = async (jobId: string) => {
     const follower = followers.get(jobId);
     if (follower === undefined || follower.done) return;
+    const { queue, client } = await ready;
     // The state first, then the job: a job read first may end between the two reads, without its result.
     const state = await queue.getJobState(jobId);
     const job: Job | undefined = await queue.getJob(jobId);
@@ -298,7 +307,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
         channel.signal.addEventListener('abort', onAbort, { once: true });
         followers.set(jobId, follower);
         (async () => {
-          await ready;
+          const { queue } = await ready;
           const data = await jobData(spec);
           await queue.add(TRIAL_JOB_NAME, data, {
             jobId,
@@ -312,9 +321,10 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
     },
     async close() {
       clearInterval(poll);
-      await ready.catch(() => undefined);
-      await Promise.allSettled([events?.close(), queue.close()]);
-      client.disconnect();
+      const opened = await ready.catch(() => undefined);
+      if (opened === undefined) return;
+      await Promise.allSettled([opened.events.close(), opened.queue.close()]);
+      opened.client.disconnect();
     },
   };
 }
@@ -324,6 +334,7 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
  * concurrency in its client name (`….c4`); a worker that does not counts for one.
  */
 export async function workerSlots(target: QueueTarget, queueName: string): Promise<{ workers: number; slots: number }> {
+  const { Queue } = await import('bullmq');
   const queue = new Queue(queueName, { connection: redisOptions(target), prefix: QUEUE_PREFIX });
   queue.on('error', () => undefined);
   try {

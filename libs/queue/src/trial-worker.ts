@@ -1,8 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Job } from 'bullmq';
 import { ConfigError, isPlainObject } from '@dlexp/core';
 import { createChildProcessExecutor, type DeferredTrialChannel, type PlainValue, type PruneVerdict, type TrialOutcome } from '@dlexp/sweep';
 import { encodeValue } from './codec';
@@ -135,6 +134,7 @@ function seconds(ms: number): string {
  */
 export async function startTrialWorker(options: TrialWorkerOptions): Promise<TrialWorker> {
   await checkQueueConnection(options.target);
+  const [{ UnrecoverableError, WaitingError, Worker }, { Redis }] = await Promise.all([import('bullmq'), import('ioredis')]);
   const concurrency = options.concurrency ?? 1;
   const lockMs = options.lockMs ?? 30_000;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError(`--concurrency must be a whole number from 1, got ${concurrency}`);
