@@ -25,7 +25,7 @@ import {
   type SweepMethodRegistry,
   type SweepSummaryFile,
 } from '@dlexp/sweep';
-import { newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
+import { loadExperiment, newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
 import { EXIT, type Io } from './cli/context';
 import { integerOption, stringOption, type OptionSpec, type OptionValues } from './cli/options';
 import { writeSweepJUnitReport } from './cli/run-sinks';
@@ -149,6 +149,17 @@ async function openSweepQueue(choice: QueueChoice): Promise<{ target: QueueTarge
   return { target, name, retries: choice.retries ?? 2 };
 }
 
+/** Why a trial's values make no valid experiment: the error loading it gives, as a local trial would fail with. */
+function unresolvedTrialError(registries: Registries, file: string, load: SweepLoadOptions, spec: { parameters: Record<string, unknown>; seed: number }): string {
+  const { plugins: _plugins, workspace: _workspace, ...options } = load as SweepLoadOptions & { plugins?: unknown; workspace?: unknown };
+  try {
+    loadExperiment(file, registries, { ...options, trial: { ...spec.parameters, seed: spec.seed } });
+    return 'its experiment could not be resolved on the coordinator';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 /** The metrics of the per-epoch table: the sweep's metric and the loss of its split. */
 function epochKeys(metric: string): string[] {
   const split = metric.includes('.') ? metric.slice(0, metric.indexOf('.')) : undefined;
@@ -213,6 +224,7 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
         runDirectory: (spec) => join(out, 'trials', spec.trialId),
         onOutput: live.output,
         onNotice: (line) => io.err(line),
+        explainUnresolved: (spec) => unresolvedTrialError(registries, file, load, spec),
       });
       closers.push(() => executor.close());
       return executor;

@@ -178,6 +178,31 @@ describeWithRedis('sweeps through a queue', () => {
     expect(lines.some((l) => /^trial-002: attempt 1 failed \(the trial process exited with code 137/.test(l))).toBe(true);
   });
 
+  it('a trial whose values make no valid experiment is failed with the reason, never sent to a worker', async () => {
+    const queue = createQueueExecutor({
+      target: parseQueueUrl(redis.url),
+      queueName,
+      run: { sweepId: 'sweep-e', startedAt: '2026-01-01T00:00:01.000Z' },
+      name: 'fake',
+      experimentFile: join(folder, 'fake.yaml'),
+      workspace: folder,
+      quick: false,
+      pruning: false,
+      invocation: {},
+      argv: [],
+      runDirectory: (s) => join(out, 'e', s.trialId),
+      explainUnresolved: (s) => `fake.yaml:3:5: units ${String(s.values['behaviour'])} is not a number`,
+    });
+    const { configHash: _hash, ...unresolved } = spec(0, 'many');
+    const outcome = await queue.submit(unresolved, channel());
+    await queue.close();
+    expect(outcome).toEqual({ trialId: 'trial-001', status: 'failed', metrics: {}, intermediate: [], error: 'fake.yaml:3:5: units many is not a number' });
+    const bull = new Queue(queueName, { connection: redisOptions(parseQueueUrl(redis.url)), prefix: QUEUE_PREFIX });
+    const jobs = (await bull.getJobs(['completed', 'failed', 'wait', 'active'])).filter((j) => j.id?.startsWith('sweep-e.'));
+    await bull.close();
+    expect(jobs).toEqual([]);
+  });
+
   it('counts the trial slots of the workers listening', async () => {
     await expect(workerSlots(parseQueueUrl(redis.url), queueName)).resolves.toEqual({ workers: 1, slots: 2 });
     await expect(workerSlots(parseQueueUrl(redis.url), 'nobody-listens')).resolves.toEqual({ workers: 0, slots: 0 });

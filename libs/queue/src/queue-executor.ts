@@ -50,6 +50,11 @@ export interface QueueExecutorOptions {
   onNotice?(line: string): void;
   /** How often the trials in flight are looked up, besides the queue's events (default 3 s). */
   pollMs?: number;
+  /**
+   * Why a trial's values make no valid experiment (a spec without a config hash carries the
+   * sweep's base experiment, which a worker must not run): its error, recorded without enqueuing it.
+   */
+  explainUnresolved?(spec: TrialSpec): string;
 }
 
 export interface QueueExecutor extends Executor {
@@ -302,6 +307,10 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
         const onAbort = () => follower.finish({ trialId: spec.trialId, status: 'interrupted' });
         if (channel.signal.aborted) {
           resolve({ trialId: spec.trialId, status: 'interrupted' });
+          return;
+        }
+        if (spec.configHash === undefined) {
+          resolve(failedTrial(spec.trialId, options.explainUnresolved?.(spec) ?? 'its values do not make a valid experiment (runner validate says why)'));
           return;
         }
         channel.signal.addEventListener('abort', onAbort, { once: true });
