@@ -230,7 +230,11 @@ export async function runSweepCommand(experiment: LoadedExperiment, registries: 
       return executor;
     },
     signal: options.signal,
-    onEvent: live.event,
+    onEvent: (event, state) => {
+      // Stopping the coordinator leaves a queued trial to its worker: the next run follows it.
+      if (queue !== undefined && event.type === 'interrupted' && !options.interactive) io.out(`${event.trialId} stays in the queue: its worker goes on, and the next run of the sweep follows it`);
+      else live.event(event, state);
+    },
   }).finally(async () => {
     for (const close of closers) await close();
   });

@@ -304,10 +304,12 @@ export async function startTrialWorker(options: TrialWorkerOptions): Promise<Tri
     stalledInterval: Math.max(500, Math.round(lockMs / 2)),
     // Lost workers are counted against the trial's own retries (see `process`), not BullMQ's limit.
     maxStalledCount: 1_000_000,
-    autorun: true,
+    autorun: false,
   });
   worker.on('error', onError);
   await worker.waitUntilReady();
+  line(`worker ${name}: taking trials from queue ${options.queueName} at ${options.target.display}, ${concurrency} at a time`);
+  worker.run().catch((error: unknown) => options.onNotice?.(`worker: ${error instanceof Error ? error.message : String(error)}`));
 
   return {
     name,

@@ -77,7 +77,6 @@ export const workerCommand: Command = {
       },
       onNotice: (line) => io.err(line),
     });
-    io.out(`worker ${worker.name}: taking trials from queue ${queueName} at ${target.display}, ${concurrency} at a time (Ctrl-C stops)`);
 
     // The first signal stops taking trials and hands the running ones back; a second exits at once.
     let stopping: Promise<void> | undefined;
