@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -129,6 +129,27 @@ async function jobsOf(url: string, sweepId: string): Promise<string[]> {
 
 const haveRedis = redisServerPath() !== undefined || process.env['DLEXP_REQUIRE_REDIS'] === '1';
 
+const haveOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** A private CA and a certificate it signed for 127.0.0.1, made with openssl for the test. */
+function certificates(): { ca: string; cert: string; key: string } {
+  const dir = temporaryFolder('queue-tls-');
+  const files = { ca: join(dir, 'ca.pem'), caKey: join(dir, 'ca.key'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), csr: join(dir, 'server.csr'), ext: join(dir, 'ext.cnf') };
+  const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.caKey, '-out', files.ca, '-days', '2', '-subj', '/CN=dlexp test CA']);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', files.key, '-out', files.csr, '-subj', '/CN=localhost']);
+  writeFileSync(files.ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl(['x509', '-req', '-in', files.csr, '-CA', files.ca, '-CAkey', files.caKey, '-CAcreateserial', '-out', files.cert, '-days', '2', '-extfile', files.ext]);
+  return { ca: files.ca, cert: files.cert, key: files.key };
+}
+
 describe('a bad queue is a clear error within seconds, not a hang', () => {
   it('a malformed URL, or --queue without a sweep, is refused before anything starts (exit 2)', async () => {
     const folder = temporaryFolder('queue-bad-url-');
@@ -194,6 +215,29 @@ describe.skipIf(!haveRedis)('sweeps on workers through Redis', () => {
     workers.push(right);
     await waitFor('the worker to listen', () => right.output().includes(`taking trials from queue dlexp-trials at redis://:***@127.0.0.1:${secured.port}/0`), 60_000);
     expect(right.output()).not.toContain('correct');
+  });
+
+  it.skipIf(!haveOpenssl)('rediss:// speaks TLS: a certificate from a private CA is refused, saying how to trust it, then accepted', async () => {
+    const files = certificates();
+    const tls = await startLocalRedis({ password: 'over tls', tls: files });
+    try {
+      expect(tls.url).toMatch(/^rediss:\/\//);
+      const untrusted = await runner(['worker', '--queue', tls.url]);
+      expect(untrusted.status).toBe(2);
+      expect(untrusted.stderr).toContain(`--queue rediss://:***@127.0.0.1:${tls.port}/0: the TLS handshake failed: self-signed certificate in certificate chain`);
+      expect(untrusted.stderr).toContain('NODE_EXTRA_CA_CERTS');
+      const child = spawn(RUNNER_BIN, ['worker', '--queue', tls.url], { cwd: ROOT, env: runnerEnvironment({ NODE_EXTRA_CA_CERTS: files.ca }), stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      const worker = { child, output: () => text, exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+      workers.push(worker);
+      await waitFor('the worker to listen over TLS', () => text.includes(`taking trials from queue dlexp-trials at rediss://:***@127.0.0.1:${tls.port}/0`) || worker.child.exitCode !== null, 60_000);
+      expect(text).toContain('taking trials');
+      await stopWorkers(workers.splice(0));
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('two workers, one killed mid-trial: every trial recorded once, with the metrics of a local run; the lost trial resumes from its checkpoint', async () => {

@@ -45,7 +45,10 @@ export function explainConnectionError(target: QueueTarget, error: unknown, time
     return unusable(target, `no answer from ${where} within ${(timeoutMs / 1000).toFixed(0)} s${target.tls ? ' (rediss:// speaks TLS: does the server?)' : ' (a firewall, a wrong address, or a TLS-only server that needs rediss://?)'}`);
   }
   if (/Protocol error/i.test(message)) return unusable(target, `what answers at ${where} is not Redis (${message.replace(/ Please report this\.?/, '')})`);
-  if (/SSL|TLS|certificate|self.signed|EPROTO|wrong version number/i.test(message)) return unusable(target, `the TLS handshake failed: ${message}`);
+  if (/self.signed|unable to (get|verify)|certificate/i.test(message)) {
+    return unusable(target, `the TLS handshake failed: ${message} (a server certificate from a private CA: give the CA to Node with NODE_EXTRA_CA_CERTS=ca.pem)`);
+  }
+  if (/SSL|TLS|EPROTO|wrong version number/i.test(message)) return unusable(target, `the TLS handshake failed: ${message}`);
   return unusable(target, `cannot use Redis at ${where}: ${message}`);
 }
 

@@ -25,4 +25,4 @@ export type { TrialWorker, TrialWorkerOptions, QueuedTrial } from './trial-worke
 export { openQueuedTrial, workerExperiment } from './queued-trial';
 export type { QueuedTrialContext } from './queued-trial';
 export { startLocalRedis, redisServerPath, freePort } from './local-redis';
-export type { LocalRedis } from './local-redis';
+export type { LocalRedis, LocalRedisTls } from './local-redis';

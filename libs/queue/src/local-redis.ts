@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /*
@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
  */
 
 export interface LocalRedis {
-  /** `redis://127.0.0.1:PORT/0`, with the password when one was set. */
+  /** `redis://127.0.0.1:PORT/0` (`rediss://` with TLS), with the password when one was set. */
   url: string;
   port: number;
   /** The redis-server process. */
@@ -41,12 +41,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilAnswering(port: number, password: string | undefined, child: ChildProcess, output: () => string): Promise<void> {
+/** A TLS-only server: its certificate and key, and the CA that signed it (PEM files). */
+export interface LocalRedisTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+async function waitUntilAnswering(port: number, password: string | undefined, tls: LocalRedisTls | undefined, child: ChildProcess, output: () => string): Promise<void> {
   const { Redis } = await import('ioredis');
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode}: ${output().trim()}`);
-    const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(password !== undefined ? { password } : {}) });
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      ...(password !== undefined ? { password } : {}),
+      ...(tls !== undefined ? { tls: { ca: readFileSync(tls.ca) } } : {}),
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -65,11 +80,14 @@ async function waitUntilAnswering(port: number, password: string | undefined, ch
  * Starts redis-server on 127.0.0.1 at a free port, without persistence (`--save ''
  * --appendonly no`), optionally with a password. Throws when redis-server is not installed.
  */
-export async function startLocalRedis(options: { password?: string; port?: number } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { password?: string; port?: number; tls?: LocalRedisTls } = {}): Promise<LocalRedis> {
   const server = redisServerPath();
   if (server === undefined) throw new Error('redis-server is not installed (apt-get install redis-server)');
   const port = options.port ?? (await freePort());
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+  const { tls } = options;
+  if (tls === undefined) args.push('--port', String(port));
+  else args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no');
   if (options.password !== undefined) args.push('--requirepass', options.password);
   const child = spawn(server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -77,14 +95,14 @@ export async function startLocalRedis(options: { password?: string; port?: numbe
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output = (output + chunk).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitUntilAnswering(port, options.password, child, () => output);
+    await waitUntilAnswering(port, options.password, tls, child, () => output);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
   }
   const auth = options.password !== undefined ? `:${encodeURIComponent(options.password)}@` : '';
   return {
-    url: `redis://${auth}127.0.0.1:${port}/0`,
+    url: `${tls !== undefined ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}/0`,
     port,
     pid: child.pid!,
     async stop() {
