@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -94,8 +94,8 @@ interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-function startWorker(url: string, args: string[] = []): WorkerProcess {
-  const child = spawn(RUNNER_BIN, ['worker', '--queue', url, '--lock-ms', '2000', ...args], { cwd: ROOT, env: runnerEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+function startWorker(url: string, args: string[] = [], cwd = ROOT): WorkerProcess {
+  const child = spawn(RUNNER_BIN, ['worker', '--queue', url, '--lock-ms', '2000', ...args], { cwd, env: runnerEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
@@ -238,6 +238,51 @@ describe.skipIf(!haveRedis)('sweeps on workers through Redis', () => {
     } finally {
       await tls.stop();
     }
+  });
+
+  it('a worker without the trial\'s data file fails the trial at once, saying where it looked; the sweep ends', async () => {
+    const folder = temporaryFolder('queue-csv-');
+    writeFileSync(join(folder, 'points.csv'), `x,y\n${Array.from({ length: 20 }, (_, i) => `${i / 20},${(0.1 * i) / 20 + 0.2}`).join('\n')}\n`);
+    const file = join(folder, 'csv-sweep.yaml');
+    writeFileSync(
+      file,
+      `name: csv-sweep
+seed: 1
+backend: cpu
+data: {type: csv, train: points.csv, features: [x], labels: [y]}
+model:
+  type: ops
+  placeholders: {x: {shape: [null, 1]}, y: {shape: [null, 1]}}
+  variables: {k: {initializer: {type: zeros}}, b: {initializer: {type: zeros}}}
+  nodes: {prediction: k * x + b, loss: reduceMean(square(y - prediction))}
+  loss: loss
+train: {optimizer: {type: sgd, learningRate: 0.2}, steps: 5}
+tensorboard: false
+plots: false
+sweep:
+  parameters: {train.optimizer.learningRate: {values: [0.1, 0.2]}}
+  metric: train.loss
+  goal: minimize
+`,
+    );
+    // The worker runs elsewhere: the experiment's folder, found from its own, holds no points.csv.
+    const workerRoot = temporaryFolder('queue-elsewhere-');
+    const elsewhere = join(workerRoot, 'a', 'b', 'c');
+    mkdirSync(elsewhere, { recursive: true });
+    workers.push(startWorker(redis.url, [], elsewhere));
+    const out = join(folder, 'out');
+    const result = await runner([file, '--queue', redis.url, '--out', out]);
+    expect(result.status).toBe(1);
+    const summary = summaryOf(out);
+    expect(summary.trials.map((t) => [t.status, t.attempts])).toEqual([
+      ['failed', 1],
+      ['failed', 1],
+    ]);
+    const error = (summary.trials[0] as TrialEntry & { error?: string }).error!;
+    expect(error).toMatch(/^dataset csv: points\.csv \(looked for .*points\.csv\) is not on this worker; give it the same file as the coordinator's$/);
+    // Looked for from the worker's own folder, not at the coordinator's path.
+    expect(error).toContain(`(looked for ${workerRoot}/`);
+    expect(result.stdout).toContain('trial-001 failed: dataset csv: points.csv');
   });
 
   it('two workers, one killed mid-trial: every trial recorded once, with the metrics of a local run; the lost trial resumes from its checkpoint', async () => {
