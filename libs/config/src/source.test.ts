@@ -102,6 +102,13 @@ describe('extends', () => {
     expect(problems(() => ExperimentSource.read(file, 'orphan.yaml'))).toEqual(['orphan.yaml:2:10: extends: cannot read the base experiment nowhere.yaml: no such file']);
   });
 
+  it("a quick.set path under a mapping both files write changes only that key", () => {
+    write('base.yaml', BASE);
+    const file = write('both-write-train.yaml', 'extends: base.yaml\nname: child\ntrain:\n  batchSize: 5\n');
+    const experiment = loadExperiment(file, tinyCatalog(), { quick: true });
+    expect(experiment.resolved.train).toMatchObject({ optimizer: { type: 'sgd', learningRate: 0.1 }, steps: 2, batchSize: 5 });
+  });
+
   it("applies the base's quick block, positioned in the base", () => {
     write('base.yaml', BASE);
     const file = write('quick-child.yaml', 'extends: base.yaml\nname: child\n');

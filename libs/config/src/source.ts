@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
-import { Document, LineCounter, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node, type Pair } from 'yaml';
+import { Document, LineCounter, Pair, YAMLMap, YAMLSeq, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError, didYouMean, formatPath, parsePath, PathSyntaxError, type Diagnostic, type PathSegment } from '@dlexp/core';
 
 /** Aliases are expanded at most this many times, so a "billion laughs" file is an error, not a hang. */
@@ -403,7 +403,7 @@ function mergeNodes(base: unknown, override: unknown): unknown {
   for (const pair of override.items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     const theirs = base.items.find((p) => isScalar(p.key) && p.key.value === key);
-    merged.items.push(theirs === undefined ? pair : Object.assign(Object.create(Object.getPrototypeOf(pair) as object) as Pair, pair, { value: mergeNodes(theirs.value, pair.value) }));
+    merged.items.push(theirs === undefined ? pair : new Pair(pair.key, mergeNodes(theirs.value, pair.value)));
   }
   return merged;
 }
