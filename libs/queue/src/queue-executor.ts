@@ -62,6 +62,9 @@ export interface QueueExecutor extends Executor {
   close(): Promise<void>;
 }
 
+/** How long closing waits for the queue's connections to end cleanly. */
+const CLOSE_WAIT_MS = 3000;
+
 /** What the coordinator tracks of a trial it follows. */
 interface Follower {
   jobId: string;
@@ -123,14 +126,15 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
   // library for openQueuedTrial and would pay for them (about 0.3 s) at every trial.
   // The events stream is read from its current end, found before any job is added, so no event
   // of these trials is missed between here and the first read.
+  const handles: { queue?: Queue; client?: Redis; events?: QueueEvents } = {};
   const ready = (async (): Promise<{ queue: Queue; client: Redis; events: QueueEvents }> => {
     const [{ Queue, QueueEvents }, { Redis }] = await Promise.all([import('bullmq'), import('ioredis')]);
-    const queue = new Queue(queueName, { connection, prefix: QUEUE_PREFIX });
-    const client = new Redis(connection);
+    const queue = (handles.queue = new Queue(queueName, { connection, prefix: QUEUE_PREFIX }));
+    const client = (handles.client = new Redis(connection));
     queue.on('error', onError);
     client.on('error', onError);
     const last = (await client.xrevrange(`${QUEUE_PREFIX}:${queueName}:events`, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    const events = new QueueEvents(queueName, { connection, prefix: QUEUE_PREFIX, lastEventId: last });
+    const events = (handles.events = new QueueEvents(queueName, { connection, prefix: QUEUE_PREFIX, lastEventId: last }));
     events.on('error', onError);
     events.on('completed', ({ jobId }) => void look(jobId));
     events.on('failed', ({ jobId }) => void look(jobId));
@@ -330,10 +334,18 @@ export function createQueueExecutor(options: QueueExecutorOptions): QueueExecuto
     },
     async close() {
       clearInterval(poll);
-      const opened = await ready.catch(() => undefined);
-      if (opened === undefined) return;
-      await Promise.allSettled([opened.events.close(), opened.queue.close()]);
-      opened.client.disconnect();
+      const graceful = (async () => {
+        const opened = await ready.catch(() => undefined);
+        if (opened === undefined) return;
+        await Promise.allSettled([opened.events.close(), opened.queue.close()]);
+      })();
+      // A Redis that went away would hold a graceful close for ever: cut the connections instead.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([graceful, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      if (timer !== undefined) clearTimeout(timer);
+      handles.client?.disconnect();
+      void handles.events?.disconnect().catch(() => undefined);
+      void handles.queue?.disconnect().catch(() => undefined);
     },
   };
 }

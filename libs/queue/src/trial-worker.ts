@@ -75,6 +75,10 @@ export interface TrialWorker {
 }
 
 const GO_ON: PruneVerdict = { prune: false, reason: '' };
+/** How long stopping waits for the running trials to be handed back (they save a checkpoint first). */
+const STOP_WAIT_MS = 30_000;
+/** The same for a worker with no trial running: only its connections to close. */
+const IDLE_STOP_WAIT_MS = 3000;
 /** How often a trial waiting for a verdict looks it up, in case the announcement was missed. */
 const VERDICT_POLL_MS = 1000;
 
@@ -317,9 +321,18 @@ export async function startTrialWorker(options: TrialWorkerOptions): Promise<Tri
     async stop() {
       const closing = worker.close();
       stopping.abort();
-      await closing;
-      await subscriber.quit().catch(() => undefined);
-      await client.quit().catch(() => undefined);
+      // Handing a trial back needs Redis: without it, stop waiting once the trials have had their
+      // time to save a checkpoint; the queue gives them to another worker when their locks run out.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = await Promise.race([closing.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), running > 0 ? STOP_WAIT_MS : IDLE_STOP_WAIT_MS)))]);
+      if (timer !== undefined) clearTimeout(timer);
+      if (gaveUp) {
+        options.onNotice?.(`queue: ${options.target.display} does not answer; stopping without handing the running trials back (another worker takes them once their locks run out)`);
+        void worker.close(true).catch(() => undefined);
+        void worker.disconnect().catch(() => undefined);
+      }
+      subscriber.disconnect();
+      client.disconnect();
     },
   };
 }

@@ -94,6 +94,8 @@ export const workerCommand: Command = {
     });
     await stopped;
     io.out('worker stopped');
+    // Connections to a Redis that went away keep retrying in the background: they must not keep the worker alive.
+    setTimeout(() => process.exit(EXIT.interrupted), 2000).unref();
     return EXIT.interrupted;
   },
 };
