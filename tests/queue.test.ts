@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, parseQueueUrl, QUEUE_PREFIX, redisOptions, redisServerPath, startLocalRedis, type LocalRedis } from '@dlexp/queue';
 import { ROOT, RUNNER_BIN, runner, runnerEnvironment, temporaryFolder } from './helpers';
+import { mnistSweep } from './fixtures/mnist-sweep';
 
 /*
  * Distributed sweeps end to end: a coordinator (`runner <sweep> --queue URL`) and workers
@@ -50,42 +51,6 @@ const rowsOf = (dir: string, trial: TrialEntry) =>
       const { timeMs: _time, ...row } = JSON.parse(line) as Record<string, number>;
       return row;
     });
-
-/** The small MNIST sweep of sweeps.test.ts: an MLP on 1 000 images, four learning rates, two at a time. */
-function mnistSweep(extra = ''): string {
-  const file = join(temporaryFolder('queue-fixture-'), 'mlp-sweep.yaml');
-  writeFileSync(
-    file,
-    `name: mlp-sweep
-seed: 1
-backend: cpu
-data: {type: mnist, flatten: true, validationSplit: 500, limit: {train: 1000, test: 200}}
-model:
-  type: sequential
-  input: {shape: [784]}
-  layers:
-    - {type: dense, units: 16, activation: relu, name: hidden}
-    - {type: dense, units: 10}
-  loss: {type: softmaxCrossEntropy}
-  metrics: [{type: accuracy}]
-train:
-  optimizer: {type: sgd, learningRate: 0.1}
-  batchSize: 100
-  epochs: 4
-tensorboard: false
-plots: false
-sweep:
-  method: random
-  parameters:
-    train.optimizer.learningRate: {min: 0.01, max: 1, scale: log}
-  metric: validation.accuracy
-  maxTrials: 4
-  parallel: 2
-  seed: 3
-${extra}`,
-  );
-  return file;
-}
 
 /** A worker process, its output kept as it comes. */
 interface WorkerProcess {

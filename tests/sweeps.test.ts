@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, RUNNER_BIN, runner, runnerEnvironment, temporaryFolder } from './helpers';
+import { mnistSweep } from './fixtures/mnist-sweep';
 
 /*
  * Sweeps end to end through the CLI: every trial a child process of the runner, the sweep's
@@ -46,46 +47,6 @@ const outcome = (summary: SweepSummary) => ({
   ranking: summary.ranking,
   best: summary.best,
 });
-
-/**
- * A small MNIST sweep: an MLP on 1 000 images, validation on 500 held out, learning rates drawn
- * at random. No TensorBoard or plots, so a trial is mostly its process start.
- */
-function mnistSweep(extra = ''): string {
-  const folder = temporaryFolder('sweep-fixture-');
-  const file = join(folder, 'mlp-sweep.yaml');
-  writeFileSync(
-    file,
-    `name: mlp-sweep
-seed: 1
-backend: cpu
-data: {type: mnist, flatten: true, validationSplit: 500, limit: {train: 1000, test: 200}}
-model:
-  type: sequential
-  input: {shape: [784]}
-  layers:
-    - {type: dense, units: 16, activation: relu, name: hidden}
-    - {type: dense, units: 10}
-  loss: {type: softmaxCrossEntropy}
-  metrics: [{type: accuracy}]
-train:
-  optimizer: {type: sgd, learningRate: 0.1}
-  batchSize: 100
-  epochs: 4
-tensorboard: false
-plots: false
-sweep:
-  method: random
-  parameters:
-    train.optimizer.learningRate: {min: 0.01, max: 1, scale: log}
-  metric: validation.accuracy
-  maxTrials: 4
-  parallel: 2
-  seed: 3
-${extra}`,
-  );
-  return file;
-}
 
 /** The trial processes a coordinator runs (its children running trial-child.ts). */
 function trialProcesses(pid: number): number[] {

@@ -9,3 +9,4 @@ export type { RandomState } from './random';
 export { parsePath, formatPath, PathSyntaxError } from './path';
 export type { PathSegment } from './path';
 export { editDistance, closestMatch, didYouMean } from './suggest';
+export { formatNumber } from './format';
