@@ -37,6 +37,7 @@ export default [
             // The web app runs the engine in the page; of the dashboard it imports only the API's types.
             { sourceTag: 'scope:web', onlyDependOnLibsWithTags: ['scope:core', 'scope:config', 'scope:data', 'scope:backends', 'scope:train', 'scope:plots', 'scope:dashboard'] },
             { sourceTag: 'scope:web-e2e', onlyDependOnLibsWithTags: ['scope:core', 'scope:dashboard', 'scope:plots'] },
+            { sourceTag: 'scope:host', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
             { sourceTag: 'scope:runner', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
             { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['type:lib', 'type:util'] },
             { sourceTag: 'scope:tests', onlyDependOnLibsWithTags: ['type:lib', 'type:util', 'type:app'] },

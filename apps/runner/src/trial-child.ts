@@ -7,19 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRegistries } from '@dlexp/train';
-import { createSamplerRegistry, createTrialProcess, runTrial, type TrialHostContext, type TrialProcessMessage } from '@dlexp/sweep';
-import type { QueuedTrialContext } from '@dlexp/queue';
-import type { OptionValues } from './cli/options';
-import { createRunSinks } from './cli/run-sinks';
+import { createSamplerRegistry, createTrialProcess, runTrial, type TrialProcessMessage } from '@dlexp/sweep';
+import { createRunSinks, type HostTrialContext } from '@dlexp/host';
 import { probeWebgpuAdapter } from './cli/webgpu-probe';
-
-/** What the runner adds to the sweep library's context: the CLI's options and the host's versions. */
-export interface RunnerTrialContext extends TrialHostContext {
-  values: OptionValues;
-  versions: Record<string, string>;
-  /** A trial taken from a queue by `runner worker`: opened from its spec (see @dlexp/queue). */
-  queued?: QueuedTrialContext;
-}
 
 tf.enableProdMode();
 
@@ -36,7 +26,7 @@ const send = (message: TrialProcessMessage) => {
 };
 
 const trial = createTrialProcess(send, async (hooks) => {
-  const context = hooks.request.context as unknown as RunnerTrialContext;
+  const context = hooks.request.context as unknown as HostTrialContext;
   const registries = createRegistries({ sweeps: createSamplerRegistry() });
   const { queued } = context;
   // Only a worker's trials load the queue library (and its Redis client).
@@ -44,7 +34,8 @@ const trial = createTrialProcess(send, async (hooks) => {
   return runTrial(hooks, {
     registries,
     context,
-    sinksFor: (experiment, values) => createRunSinks(experiment, hooks.log, context.values, values),
+    // A trial's output goes to its coordinator (a pipe): plain lines, no progress bar, no JUnit of its own.
+    sinksFor: (experiment, values) => createRunSinks(experiment, hooks.log, { interactive: false }, values),
     versions: context.versions,
     backendOptions: { probeWebgpuAdapter },
     ...(queued !== undefined && openQueuedTrial !== undefined ? { openTrial: (spec: Parameters<typeof openQueuedTrial>[0]) => openQueuedTrial(spec, queued, registries) } : {}),

@@ -3,7 +3,8 @@ import { basename, join } from 'node:path';
 import { ConfigError } from '@dlexp/core';
 import type { LoadedExperiment } from '@dlexp/config';
 import { configHash, openExperiment, runExperiment, type Invocation, type Registries } from '@dlexp/train';
-import { createRunSinks, RUN_OUTPUT_OPTIONS, writeJUnitStartError } from '../cli/run-sinks';
+import { fileURLToPath } from 'node:url';
+import { createRunSinks, runSweepCommand, writeJUnitStartError } from '@dlexp/host';
 import {
   displayPath,
   exitCodeOf,
@@ -15,15 +16,27 @@ import {
   interactive,
   type Command,
 } from '../cli/context';
-import { EXPERIMENT_OPTIONS, stringOption } from '../cli/options';
+import { EXPERIMENT_OPTIONS, stringOption, type OptionSpec } from '../cli/options';
 import { collectVersions } from '../cli/versions';
 import { probeWebgpuAdapter } from '../cli/webgpu-probe';
-import { queueChoice, runSweepCommand, SWEEP_QUEUE_OPTIONS } from '../sweep';
+import { queueChoice, SWEEP_QUEUE_OPTIONS } from '../sweep';
 
 /** What every run started from the CLI shares: the host's versions and its WebGPU probe. */
 export function hostRunOptions() {
   return { root: invocationDirectory(), versions: collectVersions(), backendOptions: { probeWebgpuAdapter } };
 }
+
+/** Options of the commands that run experiments, about what a run writes besides its folder. */
+export const RUN_OUTPUT_OPTIONS: Record<string, OptionSpec> = {
+  junit: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'also write the expectation results as a JUnit XML report for CI (a test case per bound; a suite per sweep trial)',
+  },
+};
+
+/** The process each sweep trial runs in (a child-process entry lives in the app), run through tsx like the runner. */
+const TRIAL_ENTRY = fileURLToPath(new URL('../trial-child.ts', import.meta.url));
 
 export const runCommand: Command = {
   name: 'run',
@@ -44,6 +57,8 @@ export const runCommand: Command = {
     const open = openOptions(started, file);
     const invocation = { file: userPath(file), ...started };
     const queue = queueChoice(values);
+    const junitOption = stringOption(values, 'junit');
+    const junit = junitOption !== undefined ? userPath(junitOption) : undefined;
     let name = basename(file).replace(/\.ya?ml$/, '');
     try {
       const experiment = await openExperiment(userPath(file), registries, open);
@@ -59,7 +74,9 @@ export const runCommand: Command = {
             file: userPath(file),
             load: open,
             invocation,
-            values,
+            trialEntry: TRIAL_ENTRY,
+            trialExecArgv: ['--import', import.meta.resolve('tsx')],
+            ...(junit !== undefined ? { junit } : {}),
             io,
             interactive: interactive(),
             signal,
@@ -67,11 +84,11 @@ export const runCommand: Command = {
           });
         }
         if (queue !== undefined) throw new ConfigError(`--queue runs the trials of a sweep on workers, and ${displayPath(file)} has no sweep: block`);
-        return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, values), signal }));
+        return exitCodeOf(await runExperiment(experiment, registries, { ...common, invocation, sinks: createRunSinks(experiment, io.out, { interactive: interactive(), ...(junit !== undefined ? { junit } : {}) }), signal }));
       });
     } catch (error) {
       // A run refused before it starts (its config or data) is still a result CI should show.
-      if (error instanceof ConfigError) writeJUnitStartError(values, name, error.message);
+      if (error instanceof ConfigError) writeJUnitStartError(junit, name, error.message);
       throw error;
     }
   },
@@ -102,7 +119,7 @@ export const resumeCommand: Command = {
       throw new ConfigError(`${dirs[0]}: the run has already completed`);
     }
     return withInterruption(io.out, async (signal) =>
-      exitCodeOf(await runExperiment(experiment, registries, { ...hostRunOptions(), resume: directory, argv: [], sinks: createRunSinks(experiment, io.out, {}), signal })),
+      exitCodeOf(await runExperiment(experiment, registries, { ...hostRunOptions(), resume: directory, argv: [], sinks: createRunSinks(experiment, io.out, { interactive: interactive() }), signal })),
     );
   },
 };

@@ -2,7 +2,7 @@ import { ConfigError, formatDiagnostic, type Diagnostic } from '@dlexp/core';
 import { openExperiment } from '@dlexp/train';
 import { displayPath, EXIT, experimentArguments, openOptions, userPath, type Command } from '../cli/context';
 import { EXPERIMENT_OPTIONS } from '../cli/options';
-import { validateSweep } from '../sweep';
+import { validateSweep } from '@dlexp/host';
 
 export const validateCommand: Command = {
   name: 'validate',

@@ -6,7 +6,7 @@ import { EXIT, invocationDirectory, userPath, type Command } from '../cli/contex
 import { EXPERIMENT_OPTIONS, integerOption, listOption, stringOption } from '../cli/options';
 import { collectVersions } from '../cli/versions';
 import { QUEUE_OPTIONS } from '../sweep';
-import type { RunnerTrialContext } from '../trial-child';
+import type { HostTrialContext } from '@dlexp/host';
 
 /** The trial process's entry, the same as a local sweep's, run through tsx like the runner. */
 const TRIAL_ENTRY = fileURLToPath(new URL('../trial-child.ts', import.meta.url));
@@ -68,7 +68,7 @@ export const workerCommand: Command = {
           root: runDirectory,
           argv: job.argv,
         };
-        const context: RunnerTrialContext = { ...host, values: {}, versions, queued };
+        const context: HostTrialContext = { ...host, versions, queued };
         return context as unknown as PlainValue;
       },
       onLine: (line) => io.out(line),

@@ -1,6 +1,6 @@
 import { configurationLabel, liveTable, type SweepEvent, type SweepState, type TrialRecord } from '@dlexp/sweep';
 import { formatNumber } from '@dlexp/train';
-import type { Io } from './cli/context';
+import type { Io } from './io';
 
 /** What the terminal shows while a sweep runs. */
 export interface LiveView {

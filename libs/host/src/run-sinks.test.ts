@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadedExperiment } from '@dlexp/config';
 import type { RunSummary } from '@dlexp/train';
-import { createRunSinks, RUN_OUTPUT_OPTIONS, writeJUnitStartError, writeSweepJUnitReport } from './run-sinks';
+import { createRunSinks, writeJUnitStartError, writeSweepJUnitReport } from './run-sinks';
 
 let folder: string;
 beforeEach(() => {
@@ -36,13 +36,9 @@ function summary(overrides: Partial<RunSummary>): RunSummary {
 }
 
 describe('--junit', () => {
-  it('is an option of the commands that run experiments', () => {
-    expect(RUN_OUTPUT_OPTIONS['junit']).toMatchObject({ type: 'string', arg: 'FILE' });
-  });
-
   it('adds a sink that writes the run report when the run ends, into a folder it creates', async () => {
     const file = join(folder, 'reports', 'lin.xml');
-    const sinks = createRunSinks(experiment, () => undefined, { junit: file });
+    const sinks = createRunSinks(experiment, () => undefined, { interactive: false, junit: file });
     for (const sink of sinks) await sink.start?.({} as never);
     for (const sink of sinks) await sink.end?.({ summary: summary({ metrics: { k: 0.2 }, expectations: [{ metric: 'k', min: 0.09, max: 0.11, actual: 0.2, met: false }] }), files: new Map() });
     const xml = readFileSync(file, 'utf8');
@@ -52,16 +48,16 @@ describe('--junit', () => {
   });
 
   it('adds none without the option, and none for a sweep trial (the sweep writes one report for all)', () => {
-    expect(createRunSinks(experiment, () => undefined, {})).toHaveLength(1);
-    expect(createRunSinks(experiment, () => undefined, { junit: join(folder, 'r.xml') }, { seed: 1 })).toHaveLength(1);
+    expect(createRunSinks(experiment, () => undefined, { interactive: false })).toHaveLength(1);
+    expect(createRunSinks(experiment, () => undefined, { interactive: false, junit: join(folder, 'r.xml') }, { seed: 1 })).toHaveLength(1);
   });
 });
 
 describe('writeJUnitStartError', () => {
   it('reports a run refused before it started as one test case in error', () => {
     const file = join(folder, 'r.xml');
-    writeJUnitStartError({}, 'lin', 'never written');
-    writeJUnitStartError({ junit: file }, 'lin', 'experiments/lin.yaml:3:1: train: missing required key \'optimizer\'');
+    writeJUnitStartError(undefined, 'lin', 'never written');
+    writeJUnitStartError(file, 'lin', 'experiments/lin.yaml:3:1: train: missing required key \'optimizer\'');
     const xml = readFileSync(file, 'utf8');
     expect(xml).toContain('<testsuites name="lin" tests="1" failures="0" errors="1" skipped="0" time="0.000">');
     expect(xml).toContain(`<testcase name="run starts" classname="lin" time="0.000"><error message="experiments/lin.yaml:3:1: train: missing required key &apos;optimizer&apos;" type="not-started"/></testcase>`);
@@ -87,7 +83,7 @@ describe('writeSweepJUnitReport', () => {
     ];
     writeFileSync(join(folder, 'summary.json'), JSON.stringify({ name: 'lin', trials }));
     const file = join(folder, 'out', 'sweep.xml');
-    writeSweepJUnitReport({ junit: file }, folder, experiment);
+    writeSweepJUnitReport(file, folder, experiment);
     const xml = readFileSync(file, 'utf8');
     expect(xml).toContain('<testsuites name="lin" tests="9" failures="1" errors="3" skipped="2"');
     expect([...xml.matchAll(/<testsuite name="([^"]+)"/g)].map((m) => m[1])).toEqual(['lin/trial-001', 'lin/trial-002', 'lin/trial-003', 'lin/trial-004']);
@@ -99,9 +95,9 @@ describe('writeSweepJUnitReport', () => {
 
   it('finds the trials by their folders when the sweep left no summary, and does nothing without --junit', () => {
     trial('trial-001', summary({}));
-    writeSweepJUnitReport({}, folder, experiment);
+    writeSweepJUnitReport(undefined, folder, experiment);
     const file = join(folder, 'r.xml');
-    writeSweepJUnitReport({ junit: file }, folder, experiment);
+    writeSweepJUnitReport(file, folder, experiment);
     expect(readFileSync(file, 'utf8')).toContain('<testsuite name="lin/trial-001" tests="2" failures="0" errors="0" skipped="0"');
   });
 });

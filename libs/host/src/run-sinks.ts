@@ -5,26 +5,23 @@ import { createPlotsSink } from '@dlexp/plots';
 import { createTensorBoardSink } from '@dlexp/tensorboard';
 import { formatJUnitReport, runTestSuite, writeFileAtomic, type JUnitTestSuite, type RunSink, type RunSummary } from '@dlexp/train';
 import { createConsoleSink } from './console-sink';
-import { interactive, userPath } from './context';
-import { stringOption, type OptionSpec, type OptionValues } from './options';
 
-/** Options of the commands that run experiments, about what a run writes besides its folder. */
-export const RUN_OUTPUT_OPTIONS: Record<string, OptionSpec> = {
-  junit: {
-    type: 'string',
-    arg: 'FILE',
-    help: 'also write the expectation results as a JUnit XML report for CI (a test case per bound; a suite per sweep trial)',
-  },
-};
+/** What a host asks of a run's sinks besides what the experiment says. */
+export interface RunSinkOptions {
+  /** A progress bar (a terminal) rather than only plain lines. */
+  interactive: boolean;
+  /** Where the JUnit report goes (an absolute path), when one is wanted. */
+  junit?: string;
+}
 
 /**
  * Where a run started from the CLI reports: the terminal, TensorBoard event files and the plots
  * (each unless the experiment turns it off), and a JUnit report with --junit. Sweep trials add
  * their values for the HParams tab.
  */
-export function createRunSinks(experiment: LoadedExperiment, print: (line: string) => void, values: OptionValues, trial?: Record<string, unknown>): RunSink[] {
+export function createRunSinks(experiment: LoadedExperiment, print: (line: string) => void, options: RunSinkOptions, trial?: Record<string, unknown>): RunSink[] {
   const config = experiment.resolved;
-  const sinks: RunSink[] = [createConsoleSink(print, interactive())];
+  const sinks: RunSink[] = [createConsoleSink(print, options.interactive)];
   const tensorboard = config.tensorboard as TensorBoardConfig | false;
   if (tensorboard !== false) {
     const hparams = trial === undefined ? undefined : Object.fromEntries(Object.entries(trial).map(([k, v]) => [k, typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : JSON.stringify(v)]));
@@ -33,8 +30,7 @@ export function createRunSinks(experiment: LoadedExperiment, print: (line: strin
   if (config.plots) sinks.push(createPlotsSink({ onWarning: print }));
   // A sweep's trials (which may run in processes of their own) write no report: the sweep
   // writes one for all of them when it ends (writeSweepJUnitReport).
-  const junit = stringOption(values, 'junit');
-  if (junit !== undefined && trial === undefined) sinks.push(createJUnitSink(userPath(junit), experiment));
+  if (options.junit !== undefined && trial === undefined) sinks.push(createJUnitSink(options.junit, experiment));
   return sinks;
 }
 
@@ -64,10 +60,9 @@ function createJUnitSink(file: string, experiment: LoadedExperiment): RunSink {
  * test case, `run starts`, in error with the message. For the run command to call when it
  * catches such an error, so CI shows the problem where it shows the results.
  */
-export function writeJUnitStartError(values: OptionValues, name: string, message: string): void {
-  const junit = stringOption(values, 'junit');
+export function writeJUnitStartError(junit: string | undefined, name: string, message: string): void {
   if (junit === undefined) return;
-  writeReport(userPath(junit), [{ name, time: 0, cases: [{ name: 'run starts', classname: name, time: 0, error: { type: 'not-started', message } }] }], name);
+  writeReport(junit, [{ name, time: 0, cases: [{ name: 'run starts', classname: name, time: 0, error: { type: 'not-started', message } }] }], name);
 }
 
 /** What the report needs of a trial in a sweep's summary.json. */
@@ -97,8 +92,7 @@ function readJson(file: string): unknown {
  * skipped; one that left no summary is an error. The sweep command calls this after it writes
  * the sweep's summary.json.
  */
-export function writeSweepJUnitReport(values: OptionValues, sweepDirectory: string, experiment: LoadedExperiment): void {
-  const junit = stringOption(values, 'junit');
+export function writeSweepJUnitReport(junit: string | undefined, sweepDirectory: string, experiment: LoadedExperiment): void {
   if (junit === undefined) return;
   const name = experiment.resolved.name;
   const sweepSummary = readJson(join(sweepDirectory, 'summary.json')) as { trials?: SweepTrialEntry[] } | undefined;
@@ -136,5 +130,5 @@ export function writeSweepJUnitReport(values: OptionValues, sweepDirectory: stri
       ...(pruned !== undefined ? { skipped: pruned } : {}),
     });
   });
-  writeReport(userPath(junit), suites, name);
+  writeReport(junit, suites, name);
 }
