@@ -263,23 +263,26 @@ export function sweepSchema(methods: string[] | SamplerRegistry = createSamplerR
           },
         ],
       };
+  const values: JsonSchema = { type: 'array', minItems: 1, description: 'The values to try (numbers, strings, booleans, or lists and maps of those).' };
+  const min: JsonSchema = { type: 'number', description: 'The smallest value of a range.' };
+  const max: JsonSchema = { type: 'number', description: 'The largest value of a range.' };
   const parameter: JsonSchema = {
     type: 'object',
     additionalProperties: false,
     description:
       'A categorical parameter {values: [...]}, or a range {min, max, scale: linear|log} or {min, max, integer: true}; with paths, the key is a name and every path takes the value.',
     properties: {
-      values: { type: 'array', minItems: 1, description: 'The values to try (numbers, strings, booleans, or lists and maps of those).' },
-      min: { type: 'number', description: 'The smallest value of a range.' },
-      max: { type: 'number', description: 'The largest value of a range.' },
+      values,
+      min,
+      max,
       scale: { type: 'string', enum: ['linear', 'log'], default: 'linear', description: 'log samples a range uniformly in log space (learning rates, weight decays).' },
       integer: { type: 'boolean', default: false, description: 'The range holds whole numbers (units, filters, batch sizes).' },
       paths: { type: 'array', minItems: 1, items: { type: 'string' }, description: "Paths that all take this parameter's value (the key is then just a name)." },
     },
     // Each branch names its keys again: strict ajv wants required keys defined beside `required`.
     anyOf: [
-      { properties: { values: { type: 'array' } }, required: ['values'] },
-      { properties: { min: { type: 'number' }, max: { type: 'number' } }, required: ['min', 'max'] },
+      { properties: { values }, required: ['values'] },
+      { properties: { min, max }, required: ['min', 'max'] },
     ],
   };
   return {
