@@ -50,7 +50,9 @@ class Slots {
         const shape = slot === UPDATE_COUNT_SLOT ? [] : value.shape;
         const start = slot === UPDATE_COUNT_SLOT ? 0 : this.initial;
         // tidy frees the filled tensor; the variable keeps its own reference to the data.
-        this.values.set(key, { variable, slot, value: tf.tidy(() => tf.variable(tf.fill(shape, start), false)) });
+        const created = tf.tidy(() => tf.variable(tf.fill(shape, start), false));
+        if (slot === UPDATE_COUNT_SLOT) rememberCount(created, start);
+        this.values.set(key, { variable, slot, value: created });
       }
     }
   }
@@ -94,19 +96,31 @@ function withSlots(
   };
 }
 
+/**
+ * The value last written to each update-count slot, so a step knows its counts without reading the
+ * device (a read is a sync on CUDA and WebGPU) and the bias corrections are plain numbers rather
+ * than a handful of scalar kernels per variable. A slot whose data changed behind our back (a
+ * restored checkpoint assigned it) is read once.
+ */
+const writtenCounts = new WeakMap<tf.Variable, { dataId: object; count: number }>();
+
+function rememberCount(count: tf.Variable, value: number): void {
+  writtenCounts.set(count, { dataId: count.dataId, count: value });
+}
+
 /** Increments a variable's update count and returns t, the 1-based number of this update. */
-function countUpdate(count: tf.Variable): tf.Scalar {
-  const t = tf.add(count, 1) as tf.Scalar;
-  count.assign(t);
+function countUpdate(count: tf.Variable): number {
+  const written = writtenCounts.get(count);
+  const previous = written !== undefined && written.dataId === count.dataId ? written.count : count.dataSync()[0]!;
+  const t = previous + 1;
+  count.assign(tf.scalar(t, count.dtype));
+  rememberCount(count, t);
   return t;
 }
 
-/**
- * 1 − β^t, the bias correction of a moving average started at zero. Computed on the device, from
- * the count slot, so a step never waits to read a tensor back.
- */
-function biasCorrection(beta: number, t: tf.Scalar): tf.Scalar {
-  return tf.sub(1, tf.pow(beta, t));
+/** 1 − β^t, the bias correction of a moving average started at zero. */
+function biasCorrection(beta: number, t: number): number {
+  return 1 - beta ** t;
 }
 
 /** update = -learningRate(step) · g */
@@ -173,10 +187,9 @@ export function scaleByAdam(beta1: number, beta2: number, epsilon: number): Grad
     v.assign(nextV);
     const t = countUpdate(slot(UPDATE_COUNT_SLOT));
     // m̂ / (sqrt(v̂) + ε) with m̂ = m / c1 and v̂ = v / c2 equals m · (sqrt(c2) / c1) / (sqrt(v) + ε · sqrt(c2)):
-    // the bias corrections stay in scalars, and the moment tensors see one multiplication, not three.
-    const sqrtC2 = tf.sqrt(biasCorrection(beta2, t));
-    const mScale = tf.div(sqrtC2, biasCorrection(beta1, t));
-    return tf.div(tf.mul(nextM, mScale), tf.add(tf.sqrt(nextV), tf.mul(sqrtC2, epsilon)));
+    // the bias corrections stay numbers, and the moment tensors see one multiplication, not three.
+    const sqrtC2 = Math.sqrt(biasCorrection(beta2, t));
+    return tf.div(tf.mul(nextM, sqrtC2 / biasCorrection(beta1, t)), tf.add(tf.sqrt(nextV), epsilon * sqrtC2));
   });
 }
 
@@ -193,7 +206,7 @@ export function scaleByAdamax(beta1: number, beta2: number, epsilon: number): Gr
     m.assign(nextM);
     u.assign(nextU);
     const t = countUpdate(slot(UPDATE_COUNT_SLOT));
-    return tf.div(tf.div(nextM, tf.add(nextU, epsilon)), biasCorrection(beta1, t));
+    return tf.div(nextM, tf.mul(tf.add(nextU, epsilon), biasCorrection(beta1, t)));
   });
 }
 
