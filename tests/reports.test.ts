@@ -18,6 +18,8 @@ describe('what every run writes besides its metrics', () => {
     expect(events).toHaveLength(1);
     const bytes = readFileSync(join(first, 'tensorboard', events[0]!)).toString('latin1');
     for (const text of ['brain.Event:2', 'loss/train', 'learning_rate', 'k', 'summaries/mean']) expect(bytes).toContain(text);
+    // The Text tab: the resolved config as a YAML code block.
+    expect(bytes).toMatch(/```yaml\nname: linear-regression\n[^]*optimizer:/);
     expect(readdirSync(join(first, 'plots')).sort()).toEqual(['loss.png', 'loss.svg', 'values.png', 'values.svg']);
     expect(readFileSync(join(first, 'plots', 'loss.svg'), 'utf8')).toMatch(/^<svg/);
   });

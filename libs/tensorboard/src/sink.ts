@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import type { TensorBoardConfig } from '@dlexp/config';
 import type { LoggedRow, RunSink } from '@dlexp/train';
 import { createEventWriter, type EventWriter } from './event-writer';
@@ -30,7 +31,7 @@ export function scalarTags(row: LoggedRow): Record<string, number> {
 }
 
 /**
- * The TensorBoard sink of a run: the graph at the start, scalars at every logged row, the
+ * The TensorBoard sink of a run: the graph and the resolved config (Text tab) at the start, scalars at every logged row, the
  * per-variable summaries (mean, stddev, min, max, histogram) of every weight and the histogram of
  * every gradient at the configured cadence, hparams for sweep trials, and the projector at the end.
  * A resumed run opens a new event file starting at its checkpoint's step.
@@ -44,6 +45,8 @@ export function createTensorBoardSink(config: TensorBoardConfig, options: Tensor
       folder = join(run.runDirectory, TENSORBOARD_FOLDER);
       writer = createEventWriter({ logdir: folder, firstStep: run.firstStep });
       writer.addGraph(run.graphDef as GraphDefJson);
+      // The Text tab shows what produced the curves, beside them (markdown: a YAML code block).
+      if (run.firstStep === 0) writer.addText('config', `\`\`\`yaml\n${stringify(run.experiment.resolved)}\`\`\``, 0);
       if (options.hparams !== undefined && run.firstStep === 0) writer.addHParamsSessionStart({ hparams: options.hparams });
     },
     row: (row) => writer?.addScalars(scalarTags(row), row['step'] ?? 0),
