@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const sinks: RunSink[] = [createRunDirectorySink(directory, { invocation: { file: 'bench', quick: false, set: [] }, argv: [] })];
     if (withLogging) sinks.push(createTensorBoardSink({}));
     const sink = combineSinks(sinks);
-    await sink.start({ experiment: { resolved: experiment } as never, configHash: '', runDirectory: directory.path, backend: { name: backend, tfBackend: backend, versions: {}, skipped: [] }, dataset: 'random', graphDef: model.graphDef(), firstStep: 0, loggedRows: 0, totalSteps: stepsPerEpoch, stepsPerEpoch });
+    await sink.start({ experiment: { file: 'logging-bench', source: { file: 'logging-bench' }, resolved: experiment } as never, configHash: '', runDirectory: directory.path, backend: { name: backend, tfBackend: backend, versions: {}, skipped: [] }, dataset: 'random', graphDef: model.graphDef(), firstStep: 0, loggedRows: 0, totalSteps: stepsPerEpoch, stepsPerEpoch });
     const started = performance.now();
     await trainModel({ model, optimizer, train: { ...experiment.train, epochs: 1 }, splits: { train: split }, seed: round, sink });
     const ms = performance.now() - started;
