@@ -118,3 +118,13 @@ export async function expandGlob(pattern: string): Promise<string[]> {
   if (bases.length === 0) throw new DataError(`${pattern}: no file matches this pattern (in ${dirname(pattern)})`);
   return bases.sort();
 }
+
+/**
+ * Awaits every promise and throws the first failure in the order given, not the order in which
+ * they failed: when two files are missing, the error names the same one on every run.
+ */
+export async function allInOrder<T extends unknown[]>(...promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
+}

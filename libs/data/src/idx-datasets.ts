@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { ConfigError, DataError, param, type ParamSpec, type RegistryEntry } from '@dlexp/core';
 import { limitParam, validationCount, validationSplitParam, type SplitLimits } from './split-options';
 import { createColumn, inMemorySplit, type ArrayColumn, type DatasetContext, type ImageEncoding, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
-import { isFile } from './files';
+import { allInOrder, isFile } from './files';
 import { readIdxFile, type IdxArray } from './idx';
 
 type Entry<P> = RegistryEntry<P, DatasetContext, Promise<LoadedDataset>>;
@@ -51,7 +51,7 @@ interface IdxPair {
 }
 
 async function readPair(xFile: string, yFile: string): Promise<IdxPair> {
-  const [x, y] = await Promise.all([readIdxFile(xFile), readIdxFile(yFile)]);
+  const [x, y] = await allInOrder(readIdxFile(xFile), readIdxFile(yFile));
   if (y.shape.length !== 1) throw new DataError(`${yFile}: labels must have one dimension, found [${y.shape.join(', ')}]`);
   if (y.dtype === 'float32' || y.dtype === 'float64') throw new DataError(`${yFile}: labels must be integers, found ${y.dtype}`);
   if (x.shape[0] !== y.shape[0]) {
@@ -231,7 +231,7 @@ async function loadStandardPairs(dir: string, hint: string): Promise<Partial<Rec
     throw new DataError(`${dir}: missing ${missing.map((m) => `${m}(.gz)`).join(', ')}; ${hint}`);
   }
   const [trainX, trainY, testX, testY] = found as [string, string, string, string];
-  const [train, test] = await Promise.all([readPair(trainX, trainY), readPair(testX, testY)]);
+  const [train, test] = await allInOrder(readPair(trainX, trainY), readPair(testX, testY));
   return { train, test };
 }
 

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { ConfigError, DataError, param, RandomStream, type RegistryEntry } from '@dlexp/core';
 import { createColumn, inMemorySplit, type DatasetContext, type InMemorySplit, type LoadedDataset, type SplitName } from './dataset';
-import { describeFsError, readDataFile } from './files';
+import { allInOrder, describeFsError, readDataFile } from './files';
 import { decodeImage, type ChannelCount } from './image';
 import { limitParam, validationCount, type SplitLimits } from './split-options';
 
@@ -60,7 +60,7 @@ async function loadImages(items: Listed[], shape: [number, number, ChannelCount]
   const parallel = 8;
   for (let start = 0; start < items.length; start += parallel) {
     const chunk = items.slice(start, start + parallel);
-    const images = await Promise.all(chunk.map(async (item) => decodeImage(await readDataFile(item.file), h, w, c, 1 / 255, item.file)));
+    const images = await allInOrder(...chunk.map(async (item) => decodeImage(await readDataFile(item.file), h, w, c, 1 / 255, item.file)));
     images.forEach((image, k) => x.set(image, (start + k) * per));
   }
   const labels = items.map((i) => i.label);
