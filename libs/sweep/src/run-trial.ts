@@ -1,9 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LoadedExperiment } from '@dlexp/config';
 import { configHash, openExperiment, runExperiment, type Invocation, type OpenOptions, type Registries, type RunOptions, type RunSink } from '@dlexp/train';
 import type { ParameterValues } from './parameters';
 import type { TrialHooks } from './trial-process';
 import type { TrialOutcome } from './executor';
+import { readMetricRows } from './sweep-folder';
 import type { TrialResult, TrialRunInfo, TrialSpec } from './trials';
 
 /** What a host hands every trial of a sweep (as the request's `context`): plain data only. */
@@ -78,25 +80,31 @@ export async function runTrial(hooks: TrialHooks, options: RunTrialOptions): Pro
   let lastEpoch = 0;
   let lastResults: Record<string, number> = {};
   let prunedAt: number | undefined;
+  const reportEpochEnd = async (row: Record<string, number>): Promise<void> => {
+    const step = row['step'];
+    const epoch = row['epoch'];
+    if (!epochBased || stepsPerEpoch === undefined || step === undefined || epoch === undefined) return;
+    if (step % stepsPerEpoch !== 0 || !Number.isInteger(epoch) || epoch <= lastEpoch || prunedAt !== undefined) return;
+    lastEpoch = epoch;
+    lastResults = resultsOf(row);
+    const verdict = await hooks.report(epoch, lastResults);
+    if (verdict.prune) {
+      prunedAt = epoch;
+      hooks.log(`${spec.trialId}: stopped by the sweep at epoch ${epoch}: ${verdict.reason}`);
+      pruning.abort();
+    }
+  };
   const coordinator: RunSink = {
-    start: (run) => {
+    start: async (run) => {
       setupMs = performance.now() - began;
       stepsPerEpoch = run.stepsPerEpoch;
-    },
-    row: async (row) => {
-      const step = row['step'];
-      const epoch = row['epoch'];
-      if (!epochBased || stepsPerEpoch === undefined || step === undefined || epoch === undefined) return;
-      if (step % stepsPerEpoch !== 0 || !Number.isInteger(epoch) || epoch <= lastEpoch || prunedAt !== undefined) return;
-      lastEpoch = epoch;
-      lastResults = resultsOf(row);
-      const verdict = await hooks.report(epoch, lastResults);
-      if (verdict.prune) {
-        prunedAt = epoch;
-        hooks.log(`${spec.trialId}: stopped by the sweep at epoch ${epoch}: ${verdict.reason}`);
-        pruning.abort();
+      // A resumed trial reports again the epoch ends it logged before its checkpoint: a coordinator
+      // that was killed may have missed some of them, and merging a value twice changes nothing.
+      if (run.loggedRows > 0) {
+        for (const row of readMetricRows(join(run.runDirectory, 'metrics.jsonl')).slice(0, run.loggedRows)) await reportEpochEnd(row);
       }
     },
+    row: reportEpochEnd,
   };
 
   const resume = hooks.request.resume && existsSync(runDirectory) && readdirSync(runDirectory).length > 0;

@@ -237,7 +237,11 @@ export function writeSweepSummary(out: string, summary: SweepSummaryFile): void 
  * (one being written) ends the reading there.
  */
 export function readTrialRows(out: string, trialId: string): Record<string, number>[] {
-  const file = join(out, 'trials', trialId, 'metrics.jsonl');
+  return readMetricRows(join(out, 'trials', trialId, 'metrics.jsonl'));
+}
+
+/** The rows of a metrics.jsonl, up to its first incomplete line (a run killed mid-write). */
+export function readMetricRows(file: string): Record<string, number>[] {
   if (!existsSync(file)) return [];
   const rows: Record<string, number>[] = [];
   for (const line of readFileSync(file, 'utf8').split('\n')) {
