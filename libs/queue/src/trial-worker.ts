@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
@@ -84,40 +84,6 @@ const VERDICT_POLL_MS = 1000;
 
 function isJobData(value: unknown): value is TrialJobData {
   return isPlainObject(value) && value['format'] === JOB_FORMAT && isPlainObject(value['spec']) && isPlainObject(value['data']);
-}
-
-/** Keys of a logged row that are not results (as run-trial.ts reads epoch ends). */
-const NOT_RESULTS = new Set(['step', 'epoch', 'timeMs', 'learningRate']);
-
-/**
- * The epochs reported, with those the trial's log holds from before: a trial resumed from a
- * checkpoint reports only the epochs after it, and an earlier attempt's reports may have been
- * lost with its worker. Epoch ends are the logged rows at a whole epoch.
- */
-function withLoggedEpochs(reported: TrialProgress[], runDirectory: string): TrialProgress[] {
-  const known = new Set(reported.map((p) => p.epoch));
-  const logged: TrialProgress[] = [];
-  let text = '';
-  try {
-    text = readFileSync(join(runDirectory, 'metrics.jsonl'), 'utf8');
-  } catch {
-    return reported;
-  }
-  for (const line of text.split('\n')) {
-    let row: Record<string, number | null>;
-    try {
-      row = JSON.parse(line) as Record<string, number | null>;
-    } catch {
-      continue;
-    }
-    const epoch = row['epoch'];
-    if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1 || known.has(epoch)) continue;
-    known.add(epoch);
-    // JSON wrote a NaN as null.
-    const metrics = Object.fromEntries(Object.entries(row).filter(([key]) => !NOT_RESULTS.has(key)).map(([key, value]) => [key, value ?? NaN]));
-    logged.push({ epoch, metrics: encodeValue(metrics) });
-  }
-  return [...logged, ...reported].sort((a, b) => a.epoch - b.epoch);
 }
 
 function seconds(ms: number): string {
@@ -280,7 +246,7 @@ export async function startTrialWorker(options: TrialWorkerOptions): Promise<Tri
         throw new WaitingError();
       }
       const collected = collectRunFiles(runDirectory, options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES);
-      const result: TrialJobResult = { format: JOB_FORMAT, outcome, epochs: withLoggedEpochs(epochs, runDirectory), files: collected.files, leftOut: collected.leftOut, worker: name };
+      const result: TrialJobResult = { format: JOB_FORMAT, outcome, epochs, files: collected.files, leftOut: collected.leftOut, worker: name };
       if (outcome.status === 'failed') {
         const error = outcome.error ?? 'the trial failed';
         if (classifyFailure({ error, ...(outcome.lost === true ? { lost: true } : {}) }) === 'transient') {
