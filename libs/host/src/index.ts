@@ -4,6 +4,7 @@
  * through a queue, with a live table and the results printed. Everything prints through an `Io`
  * or a `print` callback; the host app installs signal handlers and picks exit codes.
  */
+export { EXIT } from './io';
 export type { Io } from './io';
 export { createConsoleSink } from './console-sink';
 export { createRunSinks, writeJUnitStartError, writeSweepJUnitReport } from './run-sinks';

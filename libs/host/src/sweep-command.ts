@@ -24,13 +24,10 @@ import {
   type TrialHostContext,
 } from '@dlexp/sweep';
 import { loadExperiment, newRunId, type Invocation, type Registries, type RunOptions } from '@dlexp/train';
-import type { Io } from './io';
+import { EXIT, type Io } from './io';
 import { writeSweepJUnitReport } from './run-sinks';
 import { createLiveView } from './sweep-live';
 import { writeTrajectoryPlots } from './sweep-plots';
-
-/** Exit codes of a sweep: as a run's. */
-const EXIT = { ok: 0, failed: 1, interrupted: 130 } as const;
 
 /** What a trial process gets besides the sweep library's context: the host's versions, and a queued trial's spec. */
 export interface HostTrialContext extends TrialHostContext {

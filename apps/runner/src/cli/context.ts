@@ -1,14 +1,10 @@
 import { isAbsolute, relative, resolve } from 'node:path';
+import { EXIT, type Io } from '@dlexp/host';
 import type { OpenOptions, Registries, RunOutcome } from '@dlexp/train';
 import { integerOption, listOption, flag, stringOption, type OptionSpec, type OptionValues } from './options';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70, interrupted: 130 } as const;
-
-/** Where a command prints: results on out, problems and logs of machine-readable commands on err. */
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
+// The host library owns the exit codes and the printing interface its commands share with these.
+export { EXIT, type Io };
 
 export interface CommandContext {
   io: Io;
