@@ -80,7 +80,10 @@ struct Epilogue {
 // outputs are the nodes whose values are still wanted.
 constexpr int kMaxFusedNodes = 64;
 constexpr int kMaxFusedInputs = 64;
-constexpr int kFusedBlock = 1024;
+// 128 floats per node and block: a whole chain's blocks (64 nodes at most, 32 KiB) stay in the
+// first-level cache. Blocks of 1024 spilled to the second level and made an Adam update of a
+// 784x500 weight twice as slow (1.3 ms against 0.68 on one core).
+constexpr int kFusedBlock = 128;
 
 struct FusedNode {
   int unary;       // 1: a unary operation (UnaryOp), 0: a binary one (BinaryOp, not a comparison)
