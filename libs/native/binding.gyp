@@ -43,6 +43,7 @@
         "addon/elementwise.cc",
         "addon/fusion.cc",
         "addon/copy.cc",
+        "addon/lstm.cc",
         "addon/simd/dispatch.cc"
       ],
       "cflags_cc": ["<@(addon_cflags)"],

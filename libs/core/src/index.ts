@@ -10,3 +10,4 @@ export { parsePath, formatPath, PathSyntaxError } from './path';
 export type { PathSegment } from './path';
 export { editDistance, closestMatch, didYouMean } from './suggest';
 export { formatNumber } from './format';
+export { EXTRA_KERNELS } from './kernels';

@@ -14,6 +14,7 @@
 #include "copy.h"
 #include "elementwise.h"
 #include "fusion.h"
+#include "lstm.h"
 #include "matmul.h"
 #include "pool.h"
 #include "simd/loops.h"
@@ -130,6 +131,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
   exports.Set("fused", Napi::Function::New(env, fused, "fused"));
   exports.Set("copyBoxes", Napi::Function::New(env, copyBoxes, "copyBoxes"));
+  exports.Set("lstmForward", Napi::Function::New(env, lstmForward, "lstmForward"));
+  exports.Set("lstmBackward", Napi::Function::New(env, lstmBackward, "lstmBackward"));
   return exports;
 }
 

@@ -119,9 +119,88 @@ MatMulPlan& planFor(const MatMulShape& s) {
 
 bool suffixLength(size_t length, int64_t n) { return length == 1 || (n > 0 && length % static_cast<size_t>(n) == 0); }
 
+// A product of strided matrices (see gemm in matmul.h), planned once per distinct shape.
+struct GemmShape {
+  int64_t m, n, k, lda, ldb, ldc;
+  int64_t transA, transB, accumulate, threads;
+};
+
+std::unordered_map<std::string, std::unique_ptr<MatMulPlan>>& gemmPlans() {
+  static std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> cache;
+  return cache;
+}
+
+std::unique_ptr<MatMulPlan> makeGemmPlan(const GemmShape& s) {
+  auto plan = std::make_unique<MatMulPlan>();
+  using dt = dnnl::memory::data_type;
+  const dnnl::memory::desc aDesc({s.m, s.k}, dt::f32, s.transA ? dnnl::memory::dims{1, s.lda} : dnnl::memory::dims{s.lda, 1});
+  const dnnl::memory::desc bDesc({s.k, s.n}, dt::f32, s.transB ? dnnl::memory::dims{1, s.ldb} : dnnl::memory::dims{s.ldb, 1});
+  const dnnl::memory::desc outDesc({s.m, s.n}, dt::f32, dnnl::memory::dims{s.ldc, 1});
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (s.accumulate) {
+    dnnl::post_ops sum;
+    sum.append_sum(1.f);
+    attr.set_post_ops(sum);
+  }
+  try {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aDesc, bDesc, outDesc), attr, cpuEngine());
+    if (!pickBrgemm(pd)) return plan;
+    auto& engine = cpuEngine();
+    plan->useOneDnn = true;
+    plan->primitive = dnnl::matmul(pd);
+    plan->a = dnnl::memory(aDesc, engine, DNNL_MEMORY_NONE);
+    plan->b = dnnl::memory(bDesc, engine, DNNL_MEMORY_NONE);
+    plan->out = dnnl::memory(outDesc, engine, DNNL_MEMORY_NONE);
+    plan->scratchpadBytes = pd.scratchpad_desc().get_size();
+    plan->scratchpad = dnnl::memory(pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+    plan->execArgs = {{DNNL_ARG_SRC, plan->a}, {DNNL_ARG_WEIGHTS, plan->b}, {DNNL_ARG_DST, plan->out}, {DNNL_ARG_SCRATCHPAD, plan->scratchpad}};
+  } catch (const dnnl::error&) {
+    plan->useOneDnn = false;
+  }
+  return plan;
+}
+
 }  // namespace
 
-void releaseMatMulPlans() { plans().clear(); }
+void releaseMatMulPlans() {
+  plans().clear();
+  gemmPlans().clear();
+}
+
+void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          bool accumulate, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate) {
+      for (int64_t r = 0; r < m; r++) std::memset(c + r * ldc, 0, sizeof(float) * n);
+    }
+    return;
+  }
+  const double multiplyAdds = static_cast<double>(m) * n * k;
+  GemmShape s{m, n, k, lda, ldb, ldc, transA, transB, accumulate, multiplyAdds >= kParallelMultiplyAdds ? threadCount() : 1};
+  const ThreadScope scope(static_cast<int>(s.threads));
+  auto& cache = gemmPlans();
+  std::string key(reinterpret_cast<const char*>(&s), sizeof s);
+  auto found = cache.find(key);
+  if (found == cache.end()) {
+    if (cache.size() >= kMaxPlans) cache.clear();
+    found = cache.emplace(std::move(key), makeGemmPlan(s)).first;
+  }
+  MatMulPlan& plan = *found->second;
+  if (plan.useOneDnn) {
+    plan.a.set_data_handle(const_cast<float*>(a));
+    plan.b.set_data_handle(const_cast<float*>(b));
+    plan.out.set_data_handle(c);
+    plan.scratchpad.set_data_handle(workspace().get(kSlotScratchpad, plan.scratchpadBytes));
+    plan.primitive.execute(cpuStream(), plan.execArgs);
+    cpuStream().wait();
+  } else {
+    cblas_sgemm(kCblasRowMajor, transA ? kCblasTrans : kCblasNoTrans, transB ? kCblasTrans : kCblasNoTrans, static_cast<int>(m),
+                static_cast<int>(n), static_cast<int>(k), 1.f, a, static_cast<int>(lda), b, static_cast<int>(ldb), accumulate ? 1.f : 0.f, c,
+                static_cast<int>(ldc));
+  }
+}
 
 Napi::Value matMul(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();

@@ -190,6 +190,7 @@ export async function registerNativeBackend(options: NativeBackendOptions = {}):
     inherited++;
   }
   for (const kernel of NATIVE_KERNEL_LIST) {
+    if (kernel.requires !== undefined && typeof addon[kernel.requires] !== 'function') continue;
     if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) === undefined) tf.registerKernel(nativeKernelConfig(kernel, NATIVE_BACKEND, shared));
   }
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {

@@ -647,6 +647,80 @@ void fused(const FusedProgram& p, int threads, float* scratch) {
   }
 }
 
+// The gate loops read and write each gate through a pointer of its own, declared not to
+// overlap the others (they are the four quarters of a row): written as offsets from one row
+// pointer, the compiler could not rule out that a store to one gate feeds a later load of another
+// and left the loop scalar, five times slower.
+template <bool kFirstStep>
+void lstmForwardRow(float* __restrict zi, float* __restrict zf, float* __restrict zg, float* __restrict zo, const float* __restrict cPrev,
+                    float* __restrict c, float* __restrict h, int64_t units) {
+  for (int64_t j = 0; j < units; j++) {
+    const float i = vsigmoid(zi[j]);
+    const float f = vsigmoid(zf[j]);
+    const float g = vtanh(zg[j]);
+    const float o = vsigmoid(zo[j]);
+    const float cell = kFirstStep ? i * g : f * cPrev[j] + i * g;
+    zi[j] = i;
+    zf[j] = f;
+    zg[j] = g;
+    zo[j] = o;
+    c[j] = cell;
+    h[j] = o * vtanh(cell);
+  }
+}
+
+void lstmForwardStep(const LstmForwardStep& s) {
+  const int64_t units = s.units;
+  for (int64_t r = 0; r < s.rows; r++) {
+    float* z = s.gates + r * s.gatesStride;
+    if (s.bias != nullptr) {
+      float* __restrict row = z;
+      const float* __restrict bias = s.bias;
+      for (int64_t j = 0; j < 4 * units; j++) row[j] += bias[j];
+    }
+    float* c = s.c + r * s.cStride;
+    float* h = s.h + r * s.hStride;
+    if (s.cPrev == nullptr) {
+      lstmForwardRow<true>(z, z + units, z + 2 * units, z + 3 * units, nullptr, c, h, units);
+    } else {
+      lstmForwardRow<false>(z, z + units, z + 2 * units, z + 3 * units, s.cPrev + r * s.cPrevStride, c, h, units);
+    }
+  }
+}
+
+template <bool kFirstStep>
+void lstmBackwardRow(const float* __restrict ai, const float* __restrict af, const float* __restrict ag, const float* __restrict ao,
+                     const float* __restrict c, const float* __restrict cPrev, const float* __restrict dh, float* __restrict dc,
+                     float* __restrict dzi, float* __restrict dzf, float* __restrict dzg, float* __restrict dzo, int64_t units) {
+  for (int64_t j = 0; j < units; j++) {
+    const float i = ai[j], f = af[j], g = ag[j], o = ao[j];
+    const float tc = vtanh(c[j]);
+    const float dcell = dc[j] + dh[j] * o * (1.f - tc * tc);
+    dzi[j] = dcell * g * i * (1.f - i);
+    dzf[j] = kFirstStep ? 0.f : dcell * cPrev[j] * f * (1.f - f);
+    dzg[j] = dcell * i * (1.f - g * g);
+    dzo[j] = dh[j] * tc * o * (1.f - o);
+    dc[j] = dcell * f;
+  }
+}
+
+void lstmBackwardStep(const LstmBackwardStep& s) {
+  const int64_t units = s.units;
+  for (int64_t r = 0; r < s.rows; r++) {
+    const float* a = s.gates + r * s.gatesStride;
+    float* dz = s.dz + r * s.dzStride;
+    const float* c = s.c + r * s.cStride;
+    const float* dh = s.dh + r * units;
+    float* dc = s.dc + r * units;
+    if (s.cPrev == nullptr) {
+      lstmBackwardRow<true>(a, a + units, a + 2 * units, a + 3 * units, c, nullptr, dh, dc, dz, dz + units, dz + 2 * units, dz + 3 * units, units);
+    } else {
+      lstmBackwardRow<false>(a, a + units, a + 2 * units, a + 3 * units, c, s.cPrev + r * s.cPrevStride, dh, dc, dz, dz + units, dz + 2 * units,
+                             dz + 3 * units, units);
+    }
+  }
+}
+
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
 #elif defined(__AVX2__)
@@ -705,7 +779,7 @@ __attribute__((optimize("fp-contract=fast"))) float fmaLoop(int64_t iterations) 
 }  // namespace
 
 extern const Loops kLoops;
-const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, select, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows, fused, fmaLoop, kLanes};
+const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, select, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows, fused, lstmForwardStep, lstmBackwardStep, fmaLoop, kLanes};
 
 }  // namespace DLEXP_CONCAT(isa_, DLEXP_ISA)
 }  // namespace dlexp

@@ -101,6 +101,35 @@ struct FusedProgram {
   FusedNode node[kMaxFusedNodes] = {};
 };
 
+// One time step of an LSTM layer over `rows` examples, gates in Keras' order (input, forget,
+// candidate, output), each matrix row-major with the given distance between rows.
+struct LstmForwardStep {
+  int64_t rows = 0, units = 0;
+  float* gates = nullptr;  // [rows, 4 * units]: pre-activations in, activations out
+  int64_t gatesStride = 0;
+  const float* bias = nullptr;  // 4 * units, added to the pre-activations; nullptr for none
+  const float* cPrev = nullptr;  // the previous cell state; nullptr at the first step (zeros)
+  int64_t cPrevStride = 0;
+  float* c = nullptr;  // the new cell state
+  int64_t cStride = 0;
+  float* h = nullptr;  // the new output
+  int64_t hStride = 0;
+};
+
+struct LstmBackwardStep {
+  int64_t rows = 0, units = 0;
+  const float* gates = nullptr;  // the activations the forward step wrote
+  int64_t gatesStride = 0;
+  const float* c = nullptr;
+  int64_t cStride = 0;
+  const float* cPrev = nullptr;  // nullptr at the first step
+  int64_t cPrevStride = 0;
+  const float* dh = nullptr;  // [rows, units]: the loss' gradient with respect to this step's output
+  float* dc = nullptr;        // [rows, units]: in, the gradient reaching the cell state from later steps; out, the one for the previous step
+  float* dz = nullptr;        // [rows, 4 * units]: the gradient with respect to the pre-activations
+  int64_t dzStride = 0;
+};
+
 struct Loops {
   const char* isa;
   // Comparisons write bytes (TF.js bool), the rest floats; logical operations read and write bytes.
@@ -118,6 +147,9 @@ struct Loops {
   void (*finishRows)(float* rows, int64_t count, int64_t n, int64_t first, const Epilogue& e);
   // `scratch` holds threads * nodes * kFusedBlock floats.
   void (*fused)(const FusedProgram& program, int threads, float* scratch);
+  // Sigmoid gates and tanh activation (the only ones the LSTM kernels run).
+  void (*lstmForwardStep)(const LstmForwardStep& step);
+  void (*lstmBackwardStep)(const LstmBackwardStep& step);
   // Multiply-adds in registers only, to measure a core's peak: `iterations` * 12 * fmaLanes of
   // them; returns a value that depends on all of them (so the loop is not optimised away).
   float (*fmaLoop)(int64_t iterations);

@@ -34,6 +34,11 @@ export interface NativeKernelContext {
 /** A native kernel: its name and how to build its function from the shared context. */
 export interface NativeKernel {
   kernelName: string;
+  /**
+   * The addon function the kernel needs when an addon built from older sources may lack it: the
+   * kernel is then not registered, and layers compose TF.js operations instead.
+   */
+  requires?: keyof NativeAddon;
   create(context: NativeKernelContext): KernelFunc;
 }
 
