@@ -1,5 +1,6 @@
 /** The models the training bench measures, as the course defines them. */
 import * as tf from '@tensorflow/tfjs';
+import { createActivationRegistry, Lstm } from '@dlexp/layers';
 
 export interface BenchModel {
   name: string;
@@ -32,9 +33,20 @@ function mlp(): tf.LayersModel {
 
 function lstm(): tf.LayersModel {
   const model = tf.sequential();
-  // Glorot instead of the default orthogonal recurrent initializer: the QR it runs is slow in JS
-  // and is not part of the training step being measured.
-  model.add(tf.layers.lstm({ units: 128, inputShape: [28, 28], recurrentInitializer: 'glorotUniform' }));
+  const activations = createActivationRegistry();
+  const activation = (name: string) => ({ name, fn: activations.get(name).create({}, {}) });
+  // This project's LSTM layer (what `type: lstm` builds): one kernel per sequence where the
+  // backend has it. Sigmoid gates as in PyTorch and in the layer's config defaults. Glorot
+  // instead of the orthogonal recurrent initializer: the QR it runs is slow in JS and is not
+  // part of the training step being measured.
+  model.add(tf.layers.inputLayer({ inputShape: [28, 28] }));
+  model.add(
+    new Lstm({
+      tfjs: { name: 'lstm', units: 128, recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform' },
+      activation: activation('tanh'),
+      recurrentActivation: activation('sigmoid'),
+    }),
+  );
   model.add(tf.layers.dense({ units: 10 }));
   return model;
 }
@@ -47,7 +59,7 @@ export const MODELS: Record<string, BenchModel> = {
     build: cnn,
   },
   mlp: { name: 'mlp', description: '784-500-300-10 tanh', inputShape: [784], build: mlp },
-  lstm: { name: 'lstm', description: 'LSTM 128 over 28 steps x 28 features, dense 10', inputShape: [28, 28], build: lstm },
+  lstm: { name: 'lstm', description: 'LSTM 128 (sigmoid gates) over 28 steps x 28 features, dense 10', inputShape: [28, 28], build: lstm },
 };
 
 /** The same models as experiment configs (the `model:` block of a YAML file), for the runner driver. */

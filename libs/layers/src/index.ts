@@ -41,6 +41,8 @@ export { createRegularizerRegistry, regularizationPenalty } from './regularizers
 export type { Regularizer, RegularizerConfig, RegularizerContext, RegularizerRegistry } from './regularizers';
 
 export { createLayerRegistry } from './layers';
+export { Lstm, lstmComposed } from './lstm';
+export type { LstmArgs } from './lstm';
 export type { LayerContext, LayerRegistry } from './layers';
 
 export { attachRandomContext, createRandomContext, SeededDropout } from './dropout';

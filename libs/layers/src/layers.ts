@@ -3,6 +3,7 @@ import { param, Registry, type ParamSpec, type RegistryEntry } from '@dlexp/core
 import { createActivationRegistry, type ActivationRegistry } from './activations';
 import { SeededDropout, type RandomContext } from './dropout';
 import type { InitializerRegistry } from './initializers';
+import { Lstm } from './lstm';
 import type { RegularizerConfig, RegularizerRegistry } from './regularizers';
 import { seededInitializer, tfjsActivation, tfjsRegularizer, type InitializerConfig } from './tfjs-bridge';
 
@@ -314,11 +315,15 @@ export function createLayerRegistry(options: { activations?: ActivationRegistry 
       }),
     },
     create: (p, c) =>
-      tf.layers.lstm({
-        ...recurrentArgs(p, c),
-        biasInitializer: init(c, 'bias', p.biasInitializer, { unitForgetBias: p.unitForgetBias }),
-        // Applied by the bias initializer above instead: tfjs' version leaks tensors.
-        unitForgetBias: false,
+      new Lstm({
+        tfjs: {
+          ...recurrentArgs(p, c),
+          biasInitializer: init(c, 'bias', p.biasInitializer, { unitForgetBias: p.unitForgetBias }),
+          // Applied by the bias initializer above instead: tfjs' version leaks tensors.
+          unitForgetBias: false,
+        },
+        activation: { name: p.activation, fn: activations.get(p.activation).create({}, {}) },
+        recurrentActivation: { name: p.recurrentActivation, fn: activations.get(p.recurrentActivation).create({}, {}) },
       }),
   };
 
