@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DataType, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from './addon';
+import type { DeferredProducts } from './deferred';
 
 /** Below this many elements an elementwise kernel runs at once: its passes stay in cache anyway. */
 export const FUSE_MIN_ELEMENTS = 1 << 16;
@@ -56,11 +57,16 @@ export interface FusingBackend {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
 }
 
-/** The backend's tensor table: reading a pending tensor's record evaluates the pending work first. */
+/**
+ * The backend's tensor table: reading a pending tensor's record evaluates the pending work first
+ * (fused elementwise chains here, deferred matrix products: deferred.ts).
+ */
 export class FusingStorage extends tf.DataStorage<WasmTensorData> {
   fuser: Fuser | undefined;
+  products: DeferredProducts | undefined;
 
   override get(dataId: object): WasmTensorData {
+    if (this.products?.isPending(dataId) === true) this.products.run(dataId);
     if (this.fuser?.isPending(dataId) === true) this.fuser.flush();
     return super.get(dataId);
   }
@@ -142,7 +148,8 @@ export class Fuser {
   private operand(t: TensorInfo): Operand {
     const node = this.pending.get(t.dataId);
     if (node !== undefined) return { kind: 'node', node };
-    const data = this.storage.peek(t.dataId)!;
+    // A read: a deferred product is computed here, since a chain only reads memory.
+    const data = this.storage.get(t.dataId);
     this.held.add(t.dataId);
     return { kind: 'buffer', dataId: t.dataId, offset: data.memoryOffset, scalar: t.shape.reduce((p, d) => p * d, 1) === 1 };
   }

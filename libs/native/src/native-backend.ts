@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelBackend, KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { ConfigError, RunError } from '@dlexp/core';
 import { loadAddon, type NativeAddon, type NativeMemoryStats } from './addon';
+import { DeferredProducts } from './deferred';
 import { Fuser, FusingStorage, type FusingBackend } from './fusion';
 import { nativeKernelConfig, type HeapBackend, type NativeKernelContext } from './kernels/kernel-context';
 import { NATIVE_KERNEL_LIST } from './kernels/register-all';
@@ -40,6 +41,11 @@ export interface NativeBackendOptions {
    * (see fusion.ts). Default true; false runs every kernel as it is called (for comparisons).
    */
   fuseElementwise?: boolean;
+  /**
+   * Compute matrix products when first read, so that one disposed unread is never computed
+   * (see deferred.ts). Default true; false computes each when called (for comparisons).
+   */
+  deferProducts?: boolean;
 }
 
 export interface NativeBackendRegistration {
@@ -86,16 +92,17 @@ async function ensureWasmBackend(): Promise<KernelBackend> {
   return engine.registry['wasm']!;
 }
 
-/** The native backend instance: a BackendWasm with a fusing tensor table. */
+/** The native backend instance: a BackendWasm with a fusing tensor table and deferred products. */
 export interface NativeInstance extends KernelBackend {
   fuser: Fuser | undefined;
+  products: DeferredProducts | undefined;
 }
 
 /**
  * A BackendWasm sharing `wasmBackend`'s module, built without its constructor: the constructor
  * re-initialises the module's thread pool, which belongs to the wasm backend.
  */
-function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fuse: boolean): NativeInstance {
+function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fuse: boolean, deferProducts: boolean): NativeInstance {
   const shared = wasmBackend as unknown as HeapBackend;
   const prototype = Object.getPrototypeOf(wasmBackend) as KernelBackend;
   const instance = Object.create(prototype) as NativeInstance & Record<string, unknown>;
@@ -117,24 +124,35 @@ function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fu
   instance.disposeData = (dataId: object, force = false) => {
     const data = storage.peek(dataId);
     const fuser = instance.fuser;
+    const products = instance.products;
     const pending = fuser?.isPending(dataId) === true;
     const held = fuser?.isHeld(dataId) === true;
-    if (data === undefined || fuser === undefined || (!pending && !held)) return disposeStock(dataId, force);
+    const deferred = products?.isPending(dataId) === true;
+    if (data === undefined || (!pending && !held && !deferred)) return disposeStock(dataId, force);
     data.refCount--;
     if (!force && data.refCount > 0) return false;
     storage.delete(dataId);
-    if (pending) {
+    if (deferred) {
+      // A product nobody read: it is never computed. Nothing else reads its memory (fused
+      // chains and other products compute it before they take it as an operand).
+      products!.drop(dataId);
+      wasm._free(data.memoryOffset);
+      wasm.tfjs.disposeData(data.id);
+    } else if (pending) {
       // Pending and now unreachable: its values are never written, so its memory can go now
       // (operations that use it compute it on the way).
-      fuser.markDead(dataId);
+      fuser!.markDead(dataId);
       wasm._free(data.memoryOffset);
       wasm.tfjs.disposeData(data.id);
     } else {
       // A pending operation still reads it.
-      fuser.freeLater(data.memoryOffset, data.id);
+      fuser!.freeLater(data.memoryOffset, data.id);
     }
     return true;
   };
+  instance.products = new DeferredProducts(instance, (dataId) => tf.engine().removeDataId(dataId, instance));
+  instance.products.enabled = deferProducts;
+  storage.products = instance.products;
   storage.fuser = instance.fuser;
   // The module is the wasm backend's to dispose; this instance only drops its own references.
   instance.dispose = () => undefined;
@@ -144,6 +162,8 @@ function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fu
 let context: NativeKernelContext | undefined;
 /** Whether instances created from now on fuse elementwise chains (fixed per instance). */
 let fuseElementwise = true;
+/** Whether instances created from now on defer matrix products. */
+let deferProducts = true;
 /** The wasm kernels as they were when native registered, to fall back to. */
 const wasmKernels = new Map<string, KernelConfig>();
 
@@ -174,6 +194,7 @@ function kernelContext(addon: NativeAddon): NativeKernelContext {
 export async function registerNativeBackend(options: NativeBackendOptions = {}): Promise<NativeBackendRegistration> {
   const addon = requireAddon();
   fuseElementwise = options.fuseElementwise ?? true;
+  deferProducts = options.deferProducts ?? true;
   const threads = checkThreads(options.threads ?? defaultThreads());
   const wasmBackend = await ensureWasmBackend();
   addon.setThreads(threads);
@@ -194,12 +215,16 @@ export async function registerNativeBackend(options: NativeBackendOptions = {}):
     if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND) === undefined) tf.registerKernel(nativeKernelConfig(kernel, NATIVE_BACKEND, shared));
   }
   if (tf.findBackendFactory(NATIVE_BACKEND) === null) {
-    tf.registerBackend(NATIVE_BACKEND, () => createNativeInstance(tf.engine().registry['wasm'] ?? wasmBackend, addon, fuseElementwise), NATIVE_PRIORITY);
+    tf.registerBackend(NATIVE_BACKEND, () => createNativeInstance(tf.engine().registry['wasm'] ?? wasmBackend, addon, fuseElementwise, deferProducts), NATIVE_PRIORITY);
   }
   const existing = tf.engine().registry[NATIVE_BACKEND] as NativeInstance | undefined;
   if (existing?.fuser !== undefined) {
     existing.fuser.flush();
     existing.fuser.enabled = fuseElementwise;
+  }
+  if (existing?.products !== undefined) {
+    existing.products.runAll();
+    existing.products.enabled = deferProducts;
   }
   const registered = tf.getKernelsForBackend(NATIVE_BACKEND).length - NATIVE_KERNELS.length;
   return { backendName: NATIVE_BACKEND, threads, kernels: [...NATIVE_KERNELS], inheritedKernels: Math.max(inherited, registered) };

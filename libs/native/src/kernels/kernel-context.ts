@@ -4,6 +4,7 @@
  */
 import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 import type { NativeAddon } from '../addon';
+import type { DeferredProducts } from '../deferred';
 
 /** The parts of TF.js's BackendWasm the native kernels use. */
 export interface HeapBackend {
@@ -12,6 +13,8 @@ export interface HeapBackend {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
+  /** The native instance's deferred products (deferred.ts). */
+  products?: DeferredProducts;
 }
 
 export interface KernelArgs {

@@ -3,6 +3,7 @@
  * broadcast as on the cpu backend (entry i multiplies a[i % batchA] by b[i % batchB]), and the
  * fused bias and activation applied to each output row right after it is computed. A bias of any
  * shape that broadcasts as a suffix of the output runs here (the wasm kernel takes only rank 1).
+ * BatchMatMul's products are computed when first read (deferred.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
@@ -72,24 +73,33 @@ function createMatMul(context: NativeKernelContext, name: 'BatchMatMul' | '_Fuse
     }
     const backend = heapBackend(call.backend);
     const out = backend.makeOutput(outShape, 'float32');
-    const args = context.args;
-    args[0] = offsetOf(backend, a);
-    args[1] = offsetOf(backend, b);
-    args[2] = offsetOf(backend, out);
-    args[3] = hasBias ? offsetOf(backend, bias) : -1;
-    args[4] = hasPrelu ? offsetOf(backend, preluActivationWeights!) : -1;
-    args[5] = batchA;
-    args[6] = batchB;
-    args[7] = m;
-    args[8] = k;
-    args[9] = n;
-    args[10] = transposeA ? 1 : 0;
-    args[11] = transposeB ? 1 : 0;
-    args[12] = code;
-    args[13] = attrs.leakyreluAlpha ?? 0.2;
-    args[14] = hasBias ? sizeOf(bias.shape) : 0;
-    args[15] = hasPrelu ? sizeOf(preluActivationWeights!.shape) : 0;
-    context.addon.matMul(backend.wasm.HEAPU8, args);
+    // Every offset now: a lookup evaluates whatever is pending for the operand, and the operands
+    // stay where they are while a deferred product holds them.
+    const offsets = [
+      offsetOf(backend, a),
+      offsetOf(backend, b),
+      offsetOf(backend, out),
+      hasBias ? offsetOf(backend, bias) : -1,
+      hasPrelu ? offsetOf(backend, preluActivationWeights!) : -1,
+    ];
+    const compute = (args: Float64Array) => {
+      for (let i = 0; i < offsets.length; i++) args[i] = offsets[i]!;
+      args[5] = batchA;
+      args[6] = batchB;
+      args[7] = m;
+      args[8] = k;
+      args[9] = n;
+      args[10] = transposeA ? 1 : 0;
+      args[11] = transposeB ? 1 : 0;
+      args[12] = code;
+      args[13] = attrs.leakyreluAlpha ?? 0.2;
+      args[14] = hasBias ? sizeOf(bias.shape) : 0;
+      args[15] = hasPrelu ? sizeOf(preluActivationWeights!.shape) : 0;
+      context.addon.matMul(backend.wasm.HEAPU8, args);
+    };
+    // Plain products may be gradients nobody reads (deferred.ts); a fused one is a layer's output.
+    if (name === 'BatchMatMul' && backend.products !== undefined) backend.products.defer(out, [a, b], compute);
+    else compute(context.args);
     return out;
   };
 }
