@@ -131,6 +131,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("sum", Napi::Function::New(env, sumReduce, "sum"));
   exports.Set("fused", Napi::Function::New(env, fused, "fused"));
   exports.Set("copyBoxes", Napi::Function::New(env, copyBoxes, "copyBoxes"));
+  exports.Set("adam", Napi::Function::New(env, adamStep, "adam"));
   exports.Set("lstmForward", Napi::Function::New(env, lstmForward, "lstmForward"));
   exports.Set("lstmBackward", Napi::Function::New(env, lstmBackward, "lstmBackward"));
   return exports;

@@ -7,6 +7,8 @@
 //   17), in elements, 0 along broadcast dims. The JavaScript side merges dims so that the
 //   innermost one is long.
 // unary(heap, args): 0 x, 1 out, 2 operation, 3 element count, 4 alpha, 5 beta.
+// adam(heap, args): 0 g, 1 m, 2 v, 3 next m, 4 next v, 5 update, 6 element count, 7 β1, 8 1 − β1,
+//   9 β2, 10 1 − β2, 11 scale, 12 ε (see AdamStep in simd/loops.h).
 // sum(heap, args): 0 x, 1 out, 2 outer, 3 reduced, 4 inner: out[o, i] = sum over r of
 //   x[o, r, i], accumulated in double as the cpu backend does.
 #include "elementwise.h"
@@ -93,6 +95,36 @@ Napi::Value unary(const Napi::CallbackInfo& info) {
     const float* x = heap.at<float>(args.d(0), static_cast<double>(count), kernel);
     float* out = heap.at<float>(args.d(1), static_cast<double>(count), kernel);
     loops().unary(op, x, out, count, args.f(4), args.f(5), threadCount());
+  } catch (const std::exception& e) {
+    fail(env, std::string(kernel) + ": " + e.what());
+  }
+  return env.Undefined();
+}
+
+Napi::Value adamStep(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const char* kernel = "Adam";
+  const Heap heap = heapFrom(env, info[0]);
+  const Args args(env, info[1], 13, kernel);
+  const int64_t count = args.i(6);
+  if (count < 0) fail(env, "Adam: negative element count");
+  try {
+    const double n = static_cast<double>(count);
+    AdamStep s;
+    s.g = heap.at<float>(args.d(0), n, kernel);
+    s.m = heap.at<float>(args.d(1), n, kernel);
+    s.v = heap.at<float>(args.d(2), n, kernel);
+    s.nextM = heap.at<float>(args.d(3), n, kernel);
+    s.nextV = heap.at<float>(args.d(4), n, kernel);
+    s.update = heap.at<float>(args.d(5), n, kernel);
+    s.count = count;
+    s.beta1 = args.f(7);
+    s.oneMinusBeta1 = args.f(8);
+    s.beta2 = args.f(9);
+    s.oneMinusBeta2 = args.f(10);
+    s.scale = args.f(11);
+    s.epsilon = args.f(12);
+    loops().adam(s, threadCount());
   } catch (const std::exception& e) {
     fail(env, std::string(kernel) + ": " + e.what());
   }

@@ -55,6 +55,7 @@ export interface NativeAddon {
   sum(heap: Uint8Array, args: Float64Array): void;
   fused(heap: Uint8Array, program: Float64Array): void;
   copyBoxes(heap: Uint8Array, boxes: Float64Array): void;
+  adam(heap: Uint8Array, args: Float64Array): void;
   lstmForward(heap: Uint8Array, args: Float64Array): void;
   lstmBackward(heap: Uint8Array, args: Float64Array): void;
 }

@@ -721,6 +721,29 @@ void lstmBackwardStep(const LstmBackwardStep& s) {
   }
 }
 
+// Each operation rounded on its own, as the TF.js operations it replaces round them: no
+// multiply-add contracted into one instruction.
+__attribute__((optimize("fp-contract=off"))) void adamRun(const float* __restrict g, const float* __restrict m, const float* __restrict v,
+                                                          float* __restrict nextM, float* __restrict nextV, float* __restrict update, int64_t n,
+                                                          float beta1, float oneMinusBeta1, float beta2, float oneMinusBeta2, float scale,
+                                                          float epsilon) {
+  for (int64_t j = 0; j < n; j++) {
+    const float gj = g[j];
+    const float mj = m[j] * beta1 + gj * oneMinusBeta1;
+    const float vj = v[j] * beta2 + (gj * gj) * oneMinusBeta2;
+    nextM[j] = mj;
+    nextV[j] = vj;
+    update[j] = (mj * scale) / (std::sqrt(vj) + epsilon);
+  }
+}
+
+void adam(const AdamStep& s, int threads) {
+  forRanges(1, s.count, threads, [&](int64_t, int64_t first, int64_t n) {
+    adamRun(s.g + first, s.m + first, s.v + first, s.nextM + first, s.nextV + first, s.update + first, n, s.beta1, s.oneMinusBeta1, s.beta2,
+            s.oneMinusBeta2, s.scale, s.epsilon);
+  });
+}
+
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
 #elif defined(__AVX2__)
@@ -779,7 +802,7 @@ __attribute__((optimize("fp-contract=fast"))) float fmaLoop(int64_t iterations) 
 }  // namespace
 
 extern const Loops kLoops;
-const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, select, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows, fused, lstmForwardStep, lstmBackwardStep, fmaLoop, kLanes};
+const Loops kLoops = {DLEXP_STRING(DLEXP_ISA), binary, select, unary, sum, poolForward, maxPoolGrad, avgPoolGrad, finishRows, fused, lstmForwardStep, lstmBackwardStep, adam, fmaLoop, kLanes};
 
 }  // namespace DLEXP_CONCAT(isa_, DLEXP_ISA)
 }  // namespace dlexp

@@ -130,6 +130,19 @@ struct LstmBackwardStep {
   int64_t dzStride = 0;
 };
 
+// One Adam step over `count` weights, in the order TF.js operations would take it:
+// nextM = m·β1 + g·(1 − β1), nextV = v·β2 + g²·(1 − β2), update = nextM·scale / (√nextV + ε).
+struct AdamStep {
+  const float* g = nullptr;
+  const float* m = nullptr;
+  const float* v = nullptr;
+  float* nextM = nullptr;
+  float* nextV = nullptr;
+  float* update = nullptr;
+  int64_t count = 0;
+  float beta1 = 0, oneMinusBeta1 = 0, beta2 = 0, oneMinusBeta2 = 0, scale = 0, epsilon = 0;
+};
+
 struct Loops {
   const char* isa;
   // Comparisons write bytes (TF.js bool), the rest floats; logical operations read and write bytes.
@@ -150,6 +163,7 @@ struct Loops {
   // Sigmoid gates and tanh activation (the only ones the LSTM kernels run).
   void (*lstmForwardStep)(const LstmForwardStep& step);
   void (*lstmBackwardStep)(const LstmBackwardStep& step);
+  void (*adam)(const AdamStep& step, int threads);
   // Multiply-adds in registers only, to measure a core's peak: `iterations` * 12 * fmaLanes of
   // them; returns a value that depends on all of them (so the loop is not optimised away).
   float (*fmaLoop)(int64_t iterations);

@@ -3,6 +3,7 @@ import { conv2D, conv2DBackpropFilter, conv2DBackpropInput, fusedConv2D } from '
 import { concat, slice, splitV, unpack } from './data-movement';
 import { binaryKernels, cast, identity, select, sum, unaryKernels } from './elementwise';
 import type { NativeKernel } from './kernel-context';
+import { adam } from './adam';
 import { lstm, lstmGrad } from './lstm';
 import { batchMatMul, fusedMatMul } from './mat-mul';
 import { avgPool, avgPoolGrad, maxPool, maxPoolGrad } from './pool';
@@ -30,4 +31,5 @@ export const NATIVE_KERNEL_LIST: readonly NativeKernel[] = [
   concat,
   lstm,
   lstmGrad,
+  adam,
 ];

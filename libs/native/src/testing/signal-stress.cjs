@@ -13,6 +13,12 @@ const args = new Float64Array(64);
 // x at 0, filter at 8 MB, output at 16 MB, dy at 32 MB, extra at 48 MB.
 const X = 0, W = 8 * MB, OUT = 16 * MB, DY = 32 * MB, EXTRA = 48 * MB;
 const conv = [8, 14, 14, 32, 64, 5, 5, 14, 14, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0];
+// The course LSTM (batch 100, 28 steps of 28, 128 units); its saved state at 56 MB.
+const lstm = [100, 28, 28, 128, 0];
+const STATE = 56 * MB;
+// Second moments for Adam (non-negative, as they always are) at 72 MB.
+const MOMENTS = 72 * MB;
+floats.fill(0.25, MOMENTS / 4, MOMENTS / 4 + 392000);
 const convFirstLayer = [8, 28, 28, 1, 32, 5, 5, 28, 28, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0];
 const calls = {
   conv2d: () => (args.set([X, W, OUT, -1, ...conv]), addon.conv2d(heap, args)),
@@ -28,6 +34,9 @@ const calls = {
   binary: () => (args.set([X, W, OUT, 0, 2, 1000, 1000, 1, 1, 1, 1, 1000, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]), addon.binary(heap, args)),
   unary: () => (args.set([X, OUT, 10, 1e6, 0, 0]), addon.unary(heap, args)),
   sum: () => (args.set([X, OUT, 1, 10000, 64]), addon.sum(heap, args)),
+  adam: () => (args.set([X, DY, MOMENTS, OUT, OUT + 2 * MB, OUT + 4 * MB, 392000, 0.9, 0.1, 0.999, 0.001, 0.3, 1e-7]), addon.adam(heap, args)),
+  lstmForward: () => (args.set([X, W, W + MB, EXTRA, OUT, STATE, ...lstm]), addon.lstmForward(heap, args)),
+  lstmBackward: () => (args.set([DY, X, W, W + MB, STATE, OUT, OUT + MB, OUT + 2 * MB, OUT + 3 * MB, ...lstm]), addon.lstmBackward(heap, args)),
 };
 function checksum() {
   let s = 0;
