@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { EXTRA_KERNELS } from '@dlexp/core';
 
 /**
  * Optimizers are chains of small gradient transforms (as in optax): each takes the gradients of
@@ -181,15 +182,24 @@ export function scaleByAdam(beta1: number, beta2: number, epsilon: number): Grad
   return withSlots('scaleByAdam', ['m', 'v', UPDATE_COUNT_SLOT], (g, slot) => {
     const m = slot('m');
     const v = slot('v');
-    const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-    const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-    m.assign(nextM);
-    v.assign(nextV);
     const t = countUpdate(slot(UPDATE_COUNT_SLOT));
     // m̂ / (sqrt(v̂) + ε) with m̂ = m / c1 and v̂ = v / c2 equals m · (sqrt(c2) / c1) / (sqrt(v) + ε · sqrt(c2)):
     // the bias corrections stay numbers, and the moment tensors see one multiplication, not three.
     const sqrtC2 = Math.sqrt(biasCorrection(beta2, t));
-    return tf.div(tf.mul(nextM, sqrtC2 / biasCorrection(beta1, t)), tf.add(tf.sqrt(nextV), epsilon * sqrtC2));
+    const scale = sqrtC2 / biasCorrection(beta1, t);
+    const scaledEpsilon = epsilon * sqrtC2;
+    if (g.dtype === 'float32' && tf.getKernel(EXTRA_KERNELS.adam, tf.getBackend()) !== undefined) {
+      // The same operations in one pass, where the backend has the kernel (native).
+      const [nextM, nextV, update] = tf.engine().runKernel(EXTRA_KERNELS.adam, { gradient: g, m, v }, { beta1, beta2, scale, epsilon: scaledEpsilon }) as tf.Tensor[];
+      m.assign(nextM!);
+      v.assign(nextV!);
+      return update!;
+    }
+    const nextM = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+    const nextV = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+    m.assign(nextM);
+    v.assign(nextV);
+    return tf.div(tf.mul(nextM, scale), tf.add(tf.sqrt(nextV), scaledEpsilon));
   });
 }
 
