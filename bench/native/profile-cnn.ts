@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   const probe = probeNativeAddon();
   if (!probe.available) throw new Error(`${probe.reason} (fix: ${probe.fix})`);
   await activateBackend('wasm', { log: () => undefined, threads: 1 });
-  await registerNativeBackend({ threads: options.threads, fuseElementwise: false });
+  // Kernel by kernel: elementwise chains not fused and products not deferred, so that each
+  // kernel's time is its own (a deferred product is computed by whichever kernel reads it).
+  await registerNativeBackend({ threads: options.threads, fuseElementwise: false, deferProducts: false });
   await tf.setBackend('native');
   const now = makeTimer(options.timer);
 
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
   const stepMs = { fused: [] as number[], eager: [] as number[] };
   for (let round = 0; round < 4; round++) {
     for (const fused of round % 2 === 0 ? [true, false] : [false, true]) {
-      await registerNativeBackend({ threads: options.threads, fuseElementwise: fused });
+      await registerNativeBackend({ threads: options.threads, fuseElementwise: fused, deferProducts: true });
       await step();
       const start = now();
       for (let i = 0; i < options.steps; i++) await step();

@@ -2,12 +2,15 @@
  * Training throughput of the course models on the native backend against wasm, at 1 and 2 threads.
  *
  *   npx tsx bench/native/train-native.ts [--backends native,wasm] [--threads 1,2] [--models cnn,mlp,lstm]
- *                                        [--steps N] [--warmup N] [--profile] [--no-fuse] [--out DIR]
+ *                                        [--steps N] [--warmup N] [--seconds S] [--profile] [--no-fuse] [--out DIR]
  *
  * Every (backend, threads) pair runs in its own child process (the wasm build and oneDNN's
- * thread pool are fixed per process). The step is the hand-written loop of bench/train-bench.ts:
- * batch 100 of seeded random data, tf.train.adam(1e-3), softmax cross-entropy, the loss read back
- * every step. Each cell also prints one line in the format of torch_reference.py
+ * thread pool are fixed per process). The step is the runner's: batch 100 of seeded random
+ * data, softmax cross-entropy, tf.variableGrads, this project's Adam (libs/optim, 1e-3), the loss
+ * read back every step. Each cell warms up for at least --warmup steps and half of --seconds,
+ * then times at least --steps steps and --seconds seconds (default 2): an MLP step takes
+ * milliseconds, and ten of them would mostly time V8 still compiling the step. Each cell also
+ * prints one line in the format of torch_reference.py
  * (`tfjs <model> backend=<b> threads=<n> ms/step=<ms> samples/s=<s>`), so that a run under
  * ../shared/reference/side_by_side.sh can be turned into ratios by ratios.ts.
  */
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import Table from 'cli-table3';
 import { activateBackend } from '@dlexp/backends';
+import { createOptimizer, createOptimizerRegistry, createScheduleRegistry } from '@dlexp/optim';
 import { probeNativeAddon, registerNativeBackend } from '@dlexp/native';
 import { MODELS, type BenchModel } from '../train-models';
 
@@ -28,6 +32,8 @@ interface Options {
   models: string[];
   steps: number;
   warmup: number;
+  /** The least time each cell is timed for, and warmed up for (half of it). */
+  seconds: number;
   batch: number;
   profile: boolean;
   /** Run native's elementwise kernels one by one (no fused chains), to measure what fusing saves. */
@@ -55,7 +61,7 @@ export interface Cell {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { backends: ['native', 'wasm'], threads: [1, 2], models: ['cnn', 'mlp', 'lstm'], steps: 20, warmup: 3, batch: 100, profile: false, noFuse: false };
+  const options: Options = { backends: ['native', 'wasm'], threads: [1, 2], models: ['cnn', 'mlp', 'lstm'], steps: 20, warmup: 3, seconds: 2, batch: 100, profile: false, noFuse: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -74,6 +80,11 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--models') options.models = list(value());
     else if (arg === '--steps') options.steps = Math.max(1, count(value()));
     else if (arg === '--warmup') options.warmup = count(value());
+    else if (arg === '--seconds') {
+      const v = value();
+      options.seconds = Number(v);
+      if (!Number.isFinite(options.seconds) || options.seconds < 0) throw new Error(`--seconds needs a number of seconds, got ${v}`);
+    }
     else if (arg === '--batch') options.batch = Math.max(1, count(value()));
     else if (arg === '--profile') options.profile = true;
     else if (arg === '--no-fuse') options.noFuse = true;
@@ -104,10 +115,15 @@ async function activate(backend: string, threads: number, options: Options): Pro
   return `native: ${probe.device}, ${threads} thread${threads === 1 ? '' : 's'}${options.noFuse ? ', elementwise kernels one by one' : ''}`;
 }
 
-/** The hand-written training step of bench/train-bench.ts. */
+/**
+ * The training step as the runner takes it: gradients of softmax cross-entropy by
+ * tf.variableGrads, applied by this project's Adam (libs/optim, what every experiment's `adam`
+ * builds; on native its moments and update are one kernel per weight tensor).
+ */
 function prepareStep(model: BenchModel, batch: number): { step: () => Promise<number>; dispose: () => void } {
   const net = model.build();
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = createOptimizer(createOptimizerRegistry(), { type: 'adam', learningRate: 1e-3 }, { schedules: createScheduleRegistry() });
+  const variables = new Map(net.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
   const examples = batch * 4;
   const perExample = model.inputShape.reduce((a, b) => a * b, 1);
   const xs = tf.tidy(() => tf.randomNormal([examples * perExample], 0, 1, 'float32', 1).dataSync() as Float32Array);
@@ -115,12 +131,17 @@ function prepareStep(model: BenchModel, batch: number): { step: () => Promise<nu
   for (let i = 0; i < examples; i++) labels[i * 10 + ((i * 7) % 10)] = 1;
   let next = 0;
   const step = async () => {
-    const start = (next++ % 4) * batch;
+    const index = next++;
+    const start = (index % 4) * batch;
     const x = tf.tensor(xs.subarray(start * perExample, (start + batch) * perExample), [batch, ...model.inputShape]);
     const y = tf.tensor2d(labels.subarray(start * 10, (start + batch) * 10), [batch, 10]);
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+    const { value: loss, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+      [...variables.values()],
+    );
+    optimizer.apply(new Map(Object.entries(grads)), variables, index);
     const value = (await loss.data())[0]!;
-    tf.dispose([loss, x, y]);
+    tf.dispose([loss, x, y, ...Object.values(grads)]);
     return value;
   };
   return {
@@ -169,14 +190,20 @@ async function measure(backend: string, threads: number, model: BenchModel, opti
   const before = tf.memory().numTensors;
   const prepared = prepareStep(model, options.batch);
   try {
-    for (let i = 0; i < options.warmup; i++) await prepared.step();
+    const warmupEnd = performance.now() + 500 * options.seconds;
+    for (let i = 0; i < options.warmup || performance.now() < warmupEnd; i++) await prepared.step();
     let loss = NaN;
     const cpuStart = process.cpuUsage();
     const start = performance.now();
-    for (let i = 0; i < options.steps; i++) loss = await prepared.step();
-    const ms = (performance.now() - start) / options.steps;
+    const end = start + 1000 * options.seconds;
+    let steps = 0;
+    while (steps < options.steps || performance.now() < end) {
+      loss = await prepared.step();
+      steps++;
+    }
+    const ms = (performance.now() - start) / steps;
     const cpu = process.cpuUsage(cpuStart);
-    const cpuMs = (cpu.user + cpu.system) / 1000 / options.steps;
+    const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
     const cell: Cell = {
       backend,
       threads,
@@ -184,11 +211,16 @@ async function measure(backend: string, threads: number, model: BenchModel, opti
       msPerStep: ms,
       cpuMsPerStep: cpuMs,
       samplesPerSecond: (options.batch * 1000) / ms,
-      steps: options.steps,
+      steps,
       finalLoss: loss,
       note: '',
     };
-    if (options.profile) cell.kernels = await profileStep(prepared.step);
+    if (options.profile) {
+      // Products computed when called, so that each kernel's time is its own (a deferred
+      // product is computed by whichever kernel reads it).
+      if (backend === 'native') await registerNativeBackend({ threads, fuseElementwise: !options.noFuse, deferProducts: false });
+      cell.kernels = await profileStep(prepared.step);
+    }
     return cell;
   } finally {
     prepared.dispose();
@@ -291,7 +323,7 @@ async function main(): Promise<void> {
   cells.sort((a, b) => options.models.indexOf(a.model) - options.models.indexOf(b.model) || a.threads - b.threads || a.backend.localeCompare(b.backend));
   const { text, markdown } = render(cells);
   const header = [
-    `batch ${options.batch}, Adam 1e-3, ${options.steps} timed steps after ${options.warmup} warm-up, ${new Date().toISOString()}`,
+    `batch ${options.batch}, Adam 1e-3, at least ${options.steps} timed steps and ${options.seconds} s after at least ${options.warmup} warm-up steps and ${options.seconds / 2} s, ${new Date().toISOString()}`,
     ...[...new Set(descriptions)],
   ].join('\n');
   const profiles = renderProfiles(cells);
