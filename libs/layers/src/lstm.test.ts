@@ -90,9 +90,10 @@ describe('Lstm composed from TF.js operations', () => {
 
   it('saves as tfjs LSTM, so the saved model loads without this library and predicts the same', async () => {
     const models = pair([6, 3], 4, { returnSequences: true });
-    const json = models.ours.toJSON(null, false) as { config: { layers: { class_name: string }[] } };
-    expect(json.config.layers.map((l) => l.class_name)).toEqual(['InputLayer', 'LSTM']);
-    const reloaded = await tf.models.modelFromJSON({ modelTopology: json as unknown as tf.io.ModelArtifacts['modelTopology'] });
+    const json = models.ours.toJSON(null, false) as tf.serialization.ConfigDict;
+    const layers = (json['config'] as { layers: { class_name: string }[] }).layers;
+    expect(layers.map((l) => l.class_name)).toEqual(['InputLayer', 'LSTM']);
+    const reloaded = await tf.models.modelFromJSON({ modelTopology: json });
     expect(reloaded.layers[1]).not.toBeInstanceOf(Lstm);
     reloaded.setWeights(models.ours.getWeights());
     const x = tf.randomNormal([2, 6, 3], 0, 1, 'float32', 5);

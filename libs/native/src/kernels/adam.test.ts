@@ -49,7 +49,7 @@ describe.skipIf(nativeSkipReason !== undefined)('Adam in one pass', () => {
     expect(() => tf.engine().runKernel(EXTRA_KERNELS.adam, { gradient: a, m: a, v: b }, ATTRS)).toThrow(
       /DlexpAdam: gradient, m and v must be float32 tensors of one shape, got \[2,3\], \[2,3\], \[3,2\]/,
     );
-    expect(() => tf.engine().runKernel(EXTRA_KERNELS.adam, { gradient: a, m: a, v: a }, { ...ATTRS, scale: undefined })).toThrow(/attribute scale must be a finite number/);
+    expect(() => tf.engine().runKernel(EXTRA_KERNELS.adam, { gradient: a, m: a, v: a }, { ...ATTRS, scale: Number.NaN })).toThrow(/attribute scale must be a finite number/);
     tf.dispose([a, b]);
     await tf.setBackend('cpu');
   });
