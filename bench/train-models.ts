@@ -1,6 +1,7 @@
 /** The models the training bench measures, as the course defines them. */
 import * as tf from '@tensorflow/tfjs';
 import { createActivationRegistry, Lstm } from '@dlexp/layers';
+import { createOptimizer, createOptimizerRegistry, createScheduleRegistry } from '@dlexp/optim';
 
 export interface BenchModel {
   name: string;
@@ -96,3 +97,27 @@ export const RUNNER_MODELS: Record<string, Record<string, unknown>> = {
     loss: { type: 'softmaxCrossEntropy' },
   },
 };
+
+/**
+ * The runner's training step for a model: softmax cross-entropy, tf.variableGrads, this
+ * project's Adam at 1e-3 (libs/optim, what every experiment's `adam` builds; on native its
+ * moments and update are one kernel per weight tensor). `step` returns the loss, left for the
+ * caller to read and dispose.
+ */
+export function runnerStep(net: tf.LayersModel): { step: (x: tf.Tensor, y: tf.Tensor) => tf.Scalar; dispose: () => void } {
+  const optimizer = createOptimizer(createOptimizerRegistry(), { type: 'adam', learningRate: 1e-3 }, { schedules: createScheduleRegistry() });
+  const variables = new Map(net.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+  let index = 0;
+  return {
+    step: (x, y) => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        [...variables.values()],
+      );
+      optimizer.apply(new Map(Object.entries(grads)), variables, index++);
+      tf.dispose(Object.values(grads));
+      return value;
+    },
+    dispose: () => optimizer.dispose(),
+  };
+}

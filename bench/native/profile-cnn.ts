@@ -12,9 +12,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { activateBackend } from '@dlexp/backends';
-import { createOptimizer, createOptimizerRegistry, createScheduleRegistry } from '@dlexp/optim';
 import { measurePeakGflops, nativeMemory, probeNativeAddon, registerNativeBackend } from '@dlexp/native';
-import { MODELS } from '../train-models';
+import { MODELS, runnerStep } from '../train-models';
 
 interface Options {
   threads: number;
@@ -105,22 +104,15 @@ async function main(): Promise<void> {
 
   const model = MODELS['cnn']!;
   const net = model.build();
-  // The runner's step: tf.variableGrads, then this project's Adam (one kernel per weight tensor on native).
-  const optimizer = createOptimizer(createOptimizerRegistry(), { type: 'adam', learningRate: 1e-3 }, { schedules: createScheduleRegistry() });
-  const variables = new Map(net.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+  const training = runnerStep(net);
   const x = tf.randomNormal([100, ...model.inputShape], 0, 1, 'float32', 1);
   const labels = new Float32Array(1000);
   for (let i = 0; i < 100; i++) labels[i * 10 + ((i * 7) % 10)] = 1;
   const y = tf.tensor2d(labels, [100, 10]);
-  let index = 0;
   const step = async () => {
-    const { value: loss, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-      [...variables.values()],
-    );
-    optimizer.apply(new Map(Object.entries(grads)), variables, index++);
+    const loss = training.step(x, y);
     await loss.data();
-    tf.dispose([loss, ...Object.values(grads)]);
+    loss.dispose();
   };
   for (let i = 0; i < 3; i++) await step();
 
@@ -201,7 +193,7 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${summary.join('\n')}\n\n${lines.join('\n')}\n`);
   tf.dispose([x, y]);
-  optimizer.dispose();
+  training.dispose();
   net.dispose();
 }
 

@@ -22,9 +22,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import Table from 'cli-table3';
 import { activateBackend } from '@dlexp/backends';
-import { createOptimizer, createOptimizerRegistry, createScheduleRegistry } from '@dlexp/optim';
 import { probeNativeAddon, registerNativeBackend } from '@dlexp/native';
-import { MODELS, type BenchModel } from '../train-models';
+import { MODELS, runnerStep, type BenchModel } from '../train-models';
 
 interface Options {
   backends: string[];
@@ -115,15 +114,10 @@ async function activate(backend: string, threads: number, options: Options): Pro
   return `native: ${probe.device}, ${threads} thread${threads === 1 ? '' : 's'}${options.noFuse ? ', elementwise kernels one by one' : ''}`;
 }
 
-/**
- * The training step as the runner takes it: gradients of softmax cross-entropy by
- * tf.variableGrads, applied by this project's Adam (libs/optim, what every experiment's `adam`
- * builds; on native its moments and update are one kernel per weight tensor).
- */
+/** The runner's step (bench/train-models.ts) on batches cut from seeded random data. */
 function prepareStep(model: BenchModel, batch: number): { step: () => Promise<number>; dispose: () => void } {
   const net = model.build();
-  const optimizer = createOptimizer(createOptimizerRegistry(), { type: 'adam', learningRate: 1e-3 }, { schedules: createScheduleRegistry() });
-  const variables = new Map(net.trainableWeights.map((w) => [w.name, w.read() as tf.Variable]));
+  const training = runnerStep(net);
   const examples = batch * 4;
   const perExample = model.inputShape.reduce((a, b) => a * b, 1);
   const xs = tf.tidy(() => tf.randomNormal([examples * perExample], 0, 1, 'float32', 1).dataSync() as Float32Array);
@@ -131,23 +125,18 @@ function prepareStep(model: BenchModel, batch: number): { step: () => Promise<nu
   for (let i = 0; i < examples; i++) labels[i * 10 + ((i * 7) % 10)] = 1;
   let next = 0;
   const step = async () => {
-    const index = next++;
-    const start = (index % 4) * batch;
+    const start = (next++ % 4) * batch;
     const x = tf.tensor(xs.subarray(start * perExample, (start + batch) * perExample), [batch, ...model.inputShape]);
     const y = tf.tensor2d(labels.subarray(start * 10, (start + batch) * 10), [batch, 10]);
-    const { value: loss, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, net.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-      [...variables.values()],
-    );
-    optimizer.apply(new Map(Object.entries(grads)), variables, index);
+    const loss = training.step(x, y);
     const value = (await loss.data())[0]!;
-    tf.dispose([loss, x, y, ...Object.values(grads)]);
+    tf.dispose([loss, x, y]);
     return value;
   };
   return {
     step,
     dispose: () => {
-      optimizer.dispose();
+      training.dispose();
       net.dispose();
     },
   };

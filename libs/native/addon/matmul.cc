@@ -77,16 +77,11 @@ bool pickBrgemm(dnnl::matmul::primitive_desc& pd) {
   return false;
 }
 
-std::unique_ptr<MatMulPlan> makePlan(const MatMulShape& s) {
+// A plan for a product of these layouts: oneDNN's brgemm matmul where it has one, otherwise
+// useOneDnn stays false and the caller runs OpenBLAS.
+std::unique_ptr<MatMulPlan> makePlan(const dnnl::memory::desc& aDesc, const dnnl::memory::desc& bDesc, const dnnl::memory::desc& outDesc,
+                                     const dnnl::primitive_attr& attr) {
   auto plan = std::make_unique<MatMulPlan>();
-  using tag = dnnl::memory::format_tag;
-  using dt = dnnl::memory::data_type;
-  const int64_t batch = std::max(s.batchA, s.batchB);
-  const dnnl::memory::desc aDesc({s.batchA, s.m, s.k}, dt::f32, s.transposeA ? tag::acb : tag::abc);
-  const dnnl::memory::desc bDesc({s.batchB, s.k, s.n}, dt::f32, s.transposeB ? tag::acb : tag::abc);
-  const dnnl::memory::desc outDesc({batch, s.m, s.n}, dt::f32, tag::abc);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   try {
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aDesc, bDesc, outDesc), attr, cpuEngine());
     if (!pickBrgemm(pd)) return plan;
@@ -105,68 +100,69 @@ std::unique_ptr<MatMulPlan> makePlan(const MatMulShape& s) {
   return plan;
 }
 
-MatMulPlan& planFor(const MatMulShape& s) {
-  auto& cache = plans();
-  std::string key(reinterpret_cast<const char*>(&s), sizeof s);
-  auto found = cache.find(key);
-  if (found != cache.end()) return *found->second;
-  if (cache.size() >= kMaxPlans) cache.clear();
-  auto plan = makePlan(s);
-  MatMulPlan& ref = *plan;
-  cache.emplace(std::move(key), std::move(plan));
-  return ref;
+dnnl::primitive_attr userScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
 }
 
-bool suffixLength(size_t length, int64_t n) { return length == 1 || (n > 0 && length % static_cast<size_t>(n) == 0); }
+// Batched products of dense matrices (the BatchMatMul kernel).
+std::unique_ptr<MatMulPlan> makePlan(const MatMulShape& s) {
+  using tag = dnnl::memory::format_tag;
+  using dt = dnnl::memory::data_type;
+  const int64_t batch = std::max(s.batchA, s.batchB);
+  return makePlan(dnnl::memory::desc({s.batchA, s.m, s.k}, dt::f32, s.transposeA ? tag::acb : tag::abc),
+                  dnnl::memory::desc({s.batchB, s.k, s.n}, dt::f32, s.transposeB ? tag::acb : tag::abc),
+                  dnnl::memory::desc({batch, s.m, s.n}, dt::f32, tag::abc), userScratchpad());
+}
 
-// A product of strided matrices (see gemm in matmul.h), planned once per distinct shape.
+// A product of strided matrices (see gemm in matmul.h).
 struct GemmShape {
   int64_t m, n, k, lda, ldb, ldc;
   int64_t transA, transB, accumulate, threads;
 };
 
-std::unordered_map<std::string, std::unique_ptr<MatMulPlan>>& gemmPlans() {
-  static std::unordered_map<std::string, std::unique_ptr<MatMulPlan>> cache;
-  return cache;
-}
-
-std::unique_ptr<MatMulPlan> makeGemmPlan(const GemmShape& s) {
-  auto plan = std::make_unique<MatMulPlan>();
+std::unique_ptr<MatMulPlan> makePlan(const GemmShape& s) {
   using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc aDesc({s.m, s.k}, dt::f32, s.transA ? dnnl::memory::dims{1, s.lda} : dnnl::memory::dims{s.lda, 1});
-  const dnnl::memory::desc bDesc({s.k, s.n}, dt::f32, s.transB ? dnnl::memory::dims{1, s.ldb} : dnnl::memory::dims{s.ldb, 1});
-  const dnnl::memory::desc outDesc({s.m, s.n}, dt::f32, dnnl::memory::dims{s.ldc, 1});
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  using dims = dnnl::memory::dims;
+  dnnl::primitive_attr attr = userScratchpad();
   if (s.accumulate) {
     dnnl::post_ops sum;
     sum.append_sum(1.f);
     attr.set_post_ops(sum);
   }
-  try {
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(aDesc, bDesc, outDesc), attr, cpuEngine());
-    if (!pickBrgemm(pd)) return plan;
-    auto& engine = cpuEngine();
-    plan->useOneDnn = true;
-    plan->primitive = dnnl::matmul(pd);
-    plan->a = dnnl::memory(aDesc, engine, DNNL_MEMORY_NONE);
-    plan->b = dnnl::memory(bDesc, engine, DNNL_MEMORY_NONE);
-    plan->out = dnnl::memory(outDesc, engine, DNNL_MEMORY_NONE);
-    plan->scratchpadBytes = pd.scratchpad_desc().get_size();
-    plan->scratchpad = dnnl::memory(pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
-    plan->execArgs = {{DNNL_ARG_SRC, plan->a}, {DNNL_ARG_WEIGHTS, plan->b}, {DNNL_ARG_DST, plan->out}, {DNNL_ARG_SCRATCHPAD, plan->scratchpad}};
-  } catch (const dnnl::error&) {
-    plan->useOneDnn = false;
-  }
-  return plan;
+  return makePlan(dnnl::memory::desc({s.m, s.k}, dt::f32, s.transA ? dims{1, s.lda} : dims{s.lda, 1}),
+                  dnnl::memory::desc({s.k, s.n}, dt::f32, s.transB ? dims{1, s.ldb} : dims{s.ldb, 1}),
+                  dnnl::memory::desc({s.m, s.n}, dt::f32, dims{s.ldc, 1}), attr);
 }
+
+// The plan for a shape, built once: both kinds of shape key one cache (their sizes differ, so
+// their keys never meet).
+template <typename Shape>
+MatMulPlan& planFor(const Shape& s) {
+  auto& cache = plans();
+  std::string key(reinterpret_cast<const char*>(&s), sizeof s);
+  auto found = cache.find(key);
+  if (found != cache.end()) return *found->second;
+  if (cache.size() >= kMaxPlans) cache.clear();
+  return *cache.emplace(std::move(key), makePlan(s)).first->second;
+}
+
+// Runs a oneDNN plan on these buffers, its scratchpad from the workspace.
+void runPlan(MatMulPlan& plan, const float* a, const float* b, float* out) {
+  plan.a.set_data_handle(const_cast<float*>(a));
+  plan.b.set_data_handle(const_cast<float*>(b));
+  plan.out.set_data_handle(out);
+  plan.scratchpad.set_data_handle(workspace().get(kSlotScratchpad, plan.scratchpadBytes));
+  plan.primitive.execute(cpuStream(), plan.execArgs);
+  cpuStream().wait();
+}
+
+bool suffixLength(size_t length, int64_t n) { return length == 1 || (n > 0 && length % static_cast<size_t>(n) == 0); }
 
 }  // namespace
 
-void releaseMatMulPlans() {
-  plans().clear();
-  gemmPlans().clear();
-}
+void releaseMatMulPlans() { plans().clear(); }
 
 void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           bool accumulate, float* c, int64_t ldc) {
@@ -180,21 +176,9 @@ void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, const float
   const double multiplyAdds = static_cast<double>(m) * n * k;
   GemmShape s{m, n, k, lda, ldb, ldc, transA, transB, accumulate, multiplyAdds >= kParallelMultiplyAdds ? threadCount() : 1};
   const ThreadScope scope(static_cast<int>(s.threads));
-  auto& cache = gemmPlans();
-  std::string key(reinterpret_cast<const char*>(&s), sizeof s);
-  auto found = cache.find(key);
-  if (found == cache.end()) {
-    if (cache.size() >= kMaxPlans) cache.clear();
-    found = cache.emplace(std::move(key), makeGemmPlan(s)).first;
-  }
-  MatMulPlan& plan = *found->second;
+  MatMulPlan& plan = planFor(s);
   if (plan.useOneDnn) {
-    plan.a.set_data_handle(const_cast<float*>(a));
-    plan.b.set_data_handle(const_cast<float*>(b));
-    plan.out.set_data_handle(c);
-    plan.scratchpad.set_data_handle(workspace().get(kSlotScratchpad, plan.scratchpadBytes));
-    plan.primitive.execute(cpuStream(), plan.execArgs);
-    cpuStream().wait();
+    runPlan(plan, a, b, c);
   } else {
     cblas_sgemm(kCblasRowMajor, transA ? kCblasTrans : kCblasNoTrans, transB ? kCblasTrans : kCblasNoTrans, static_cast<int>(m),
                 static_cast<int>(n), static_cast<int>(k), 1.f, a, static_cast<int>(lda), b, static_cast<int>(ldb), accumulate ? 1.f : 0.f, c,
@@ -243,13 +227,7 @@ Napi::Value matMul(const Napi::CallbackInfo& info) {
       const ThreadScope scope(static_cast<int>(s.threads));
       MatMulPlan& plan = planFor(s);
       if (plan.useOneDnn) {
-        Workspace& ws = workspace();
-        plan.a.set_data_handle(const_cast<float*>(a));
-        plan.b.set_data_handle(const_cast<float*>(b));
-        plan.out.set_data_handle(out);
-        plan.scratchpad.set_data_handle(ws.get(kSlotScratchpad, plan.scratchpadBytes));
-        plan.primitive.execute(cpuStream(), plan.execArgs);
-        cpuStream().wait();
+        runPlan(plan, a, b, out);
       } else {
         for (int64_t i = 0; i < batch; i++) {
           const float* ai = a + (i % s.batchA) * m * k;

@@ -132,16 +132,13 @@ function createNativeInstance(wasmBackend: KernelBackend, addon: NativeAddon, fu
     data.refCount--;
     if (!force && data.refCount > 0) return false;
     storage.delete(dataId);
-    if (deferred) {
-      // A product nobody read: it is never computed. Nothing else reads its memory (fused
-      // chains and other products compute it before they take it as an operand).
-      products!.drop(dataId);
-      wasm._free(data.memoryOffset);
-      wasm.tfjs.disposeData(data.id);
-    } else if (pending) {
-      // Pending and now unreachable: its values are never written, so its memory can go now
-      // (operations that use it compute it on the way).
-      fuser!.markDead(dataId);
+    if (deferred || pending) {
+      // Pending and now unreachable, so its memory can go now. A product nobody read is never
+      // computed (fused chains and other products compute it before they take it as an
+      // operand); a fused operation's values are never written (operations that use it compute
+      // it on the way).
+      if (deferred) products!.drop(dataId);
+      else fuser!.markDead(dataId);
       wasm._free(data.memoryOffset);
       wasm.tfjs.disposeData(data.id);
     } else {
